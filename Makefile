@@ -1,0 +1,45 @@
+# Two commands for a fresh machine with Python 3.11 and pip:
+#   make run   builds .venv from requirements.lock, makes the default data if absent,
+#              then runs the full training pipeline
+#   make test  builds .venv the same way, then runs the test suite
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+RAW_DATA := data/01_raw/impc_abr_synthetic.csv
+export KEDRO_DISABLE_TELEMETRY := true
+export DO_NOT_TRACK := 1
+
+.PHONY: install run data test lint bench bench-scaling viz mlflow-ui
+
+install: $(VENV)/.installed
+
+$(VENV)/.installed: pyproject.toml requirements.lock
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -c requirements.lock -e ".[dev]"
+	touch $@
+
+data: install
+	test -f $(RAW_DATA) || $(BIN)/kedro run --pipeline synthetic_data
+
+run: data
+	$(BIN)/kedro run --pipeline full_training
+
+test: install
+	$(BIN)/python -m pytest
+
+lint: install
+	$(BIN)/ruff check src tests benchmarks
+	$(BIN)/ruff format --check src tests benchmarks
+
+bench: install
+	$(BIN)/python benchmarks/full_training.py --repeats 3
+
+bench-scaling: install
+	$(BIN)/python benchmarks/full_training.py --scaling 15000 60000 240000 --repeats 1
+
+viz: install
+	$(BIN)/kedro viz run
+
+mlflow-ui: install
+	$(BIN)/mlflow ui --backend-store-uri sqlite:///mlflow.db

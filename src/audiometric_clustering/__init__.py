@@ -1,0 +1,4 @@
+"""audiometric-clustering
+"""
+
+__version__ = "0.1"

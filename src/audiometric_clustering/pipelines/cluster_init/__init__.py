@@ -1,0 +1,5 @@
+"""The ``cluster_init`` pipeline."""
+
+from .pipeline import create_pipeline
+
+__all__ = ["create_pipeline"]

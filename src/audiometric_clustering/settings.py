@@ -1,0 +1,28 @@
+"""Kedro project settings.
+
+kedro-mlflow registers its hooks itself (plugin entry point); its configuration is
+conf/base/mlflow.yml, which uses the two resolvers below.
+"""
+
+import os
+import socket
+from datetime import datetime
+
+from kedro.config import OmegaConfigLoader
+
+
+def _run_name() -> str:
+    """MLflow run name: a sortable timestamp and the host, as the training guide lays out."""
+    return f"{datetime.now():%Y%m%d-%H%M%S}_{socket.gethostname()}"
+
+
+def _environment_variable(name: str, default: str | None = None) -> str | None:
+    return os.environ.get(name, default)
+
+
+CONFIG_LOADER_CLASS = OmegaConfigLoader
+CONFIG_LOADER_ARGS = {
+    "base_env": "base",
+    "default_run_env": "local",
+    "custom_resolvers": {"run_name": _run_name, "env": _environment_variable},
+}
