@@ -1,0 +1,151 @@
+"""What each cluster sounds like: threshold quartiles per frequency and a descriptive label.
+
+Labels come from the cluster's median control-referenced thresholds (dB above the centre's
+controls), so "normal" means "hears like the controls of its centre" whatever the centre's
+equipment; raw thresholds are summarised beside them for readers who think in dB SPL.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from audiometric_clustering.impc.schema import ABR_FEATURES, ABR_OBSERVED, FREQUENCIES, RAW_ABR
+
+CLUSTER = "cluster"
+NORMAL = "normal"
+SEVERITIES = ("mild", "moderate", "severe", "profound")
+
+
+@dataclass(frozen=True)
+class LabelRules:
+    """Cutoffs (dB above controls) that turn a median audiogram into words.
+
+    severity_db: lower bound of each severity, applied to the worst frequency band; below
+        the "mild" bound a cluster is normal.
+    bands: frequency bands, averaged, whose contrast names the shape of a loss.
+    flat_range_db: when the worst and best bands differ by less than this, the loss is flat;
+        otherwise it is named after its worst band (high-, low-, mid-frequency).
+    """
+
+    severity_db: dict[str, float] = field(
+        default_factory=lambda: {"mild": 10.0, "moderate": 20.0, "severe": 35.0, "profound": 50.0}
+    )
+    bands: dict[str, list[str]] = field(
+        default_factory=lambda: {
+            "low": ["6kHz", "12kHz"],
+            "mid": ["18kHz"],
+            "high": ["24kHz", "30kHz"],
+        }
+    )
+    flat_range_db: float = 15.0
+
+    def __post_init__(self) -> None:
+        if list(self.severity_db) != list(SEVERITIES):
+            raise ValueError(f"severity_db needs the keys {SEVERITIES} in that order")
+        bounds = list(self.severity_db.values())
+        if bounds != sorted(bounds):
+            raise ValueError(f"severity_db bounds must increase: {self.severity_db}")
+        unknown = {f for band in self.bands.values() for f in band} - set(FREQUENCIES)
+        if unknown:
+            raise ValueError(f"unknown frequencies in bands: {sorted(unknown)}")
+
+
+def threshold_summary(mice: pd.DataFrame, labels: np.ndarray, n_clusters: int) -> pd.DataFrame:
+    """Quartiles of measured thresholds per cluster, scale (raw / referenced) and frequency.
+
+    Imputed values are masked out: they describe the imputer, not the mice. Long format, one
+    row per (cluster, scale, frequency) with the number of measured mice.
+    """
+    observed = mice[list(ABR_OBSERVED)].to_numpy() > 0.5
+    scales = {
+        "raw": mice[list(RAW_ABR)].to_numpy(dtype=float),
+        "referenced": np.where(observed, mice[list(ABR_FEATURES)].to_numpy(dtype=float), np.nan),
+    }
+    frames = []
+    for scale, values in scales.items():
+        wide = pd.DataFrame(values, columns=list(FREQUENCIES))
+        grouped = wide.groupby(np.asarray(labels))
+        stats = {
+            "n_measured": grouped.count(),
+            "q1": grouped.quantile(0.25),
+            "median": grouped.median(),
+            "q3": grouped.quantile(0.75),
+            "mean": grouped.mean(),
+        }
+        long = pd.concat(
+            {name: frame.stack(future_stack=True) for name, frame in stats.items()}, axis=1
+        )
+        long.index = long.index.set_names([CLUSTER, "frequency"])
+        frames.append(long.reset_index().assign(scale=scale))
+    summary = pd.concat(frames, ignore_index=True)
+    full = pd.MultiIndex.from_product(
+        [range(n_clusters), ["raw", "referenced"], list(FREQUENCIES)],
+        names=[CLUSTER, "scale", "frequency"],
+    )
+    summary = summary.set_index([CLUSTER, "scale", "frequency"]).reindex(full).reset_index()
+    summary["n_measured"] = summary["n_measured"].fillna(0).astype(np.int64)
+    return summary
+
+
+def describe_audiogram(elevation_db: dict[str, float], rules: LabelRules) -> tuple[str, str]:
+    """(severity, shape) of one median audiogram given as dB above controls per frequency.
+
+    Severity is judged on the worst band, so a loss confined to high frequencies is not
+    diluted into "mild" by normal low frequencies. Returns ("normal", "") below the mild bound
+    and ("unknown", "") when no band has a measurement.
+    """
+    band_levels = {band: _band_level(elevation_db, freqs) for band, freqs in rules.bands.items()}
+    measured = {band: level for band, level in band_levels.items() if np.isfinite(level)}
+    if not measured:
+        return "unknown", ""
+    worst_band = max(measured, key=measured.get)
+    worst = measured[worst_band]
+    severity = NORMAL
+    for name, bound in rules.severity_db.items():
+        if worst >= bound:
+            severity = name
+    if severity == NORMAL:
+        return NORMAL, ""
+    if worst - min(measured.values()) < rules.flat_range_db:
+        return severity, "flat"
+    return severity, f"{worst_band}-frequency"
+
+
+def _band_level(elevation_db: dict[str, float], frequencies: list[str]) -> float:
+    """Mean elevation over a band's measured frequencies (NaN when none is measured)."""
+    values = np.array([elevation_db.get(f, np.nan) for f in frequencies], dtype=float)
+    finite = values[np.isfinite(values)]
+    return float(finite.mean()) if finite.size else float("nan")
+
+
+def cluster_labels(
+    summary: pd.DataFrame, labels: np.ndarray, n_clusters: int, rules: LabelRules
+) -> pd.DataFrame:
+    """One row per cluster: size, share, severity, shape, label and the hearing-loss flag.
+
+    A hearing-loss cluster is any cluster whose label is not "normal" (nor empty/unknown).
+    """
+    sizes = np.bincount(np.asarray(labels, dtype=np.int64), minlength=n_clusters)
+    referenced = summary[summary["scale"] == "referenced"]
+    medians = referenced.pivot(index=CLUSTER, columns="frequency", values="median")
+    rows = []
+    for cluster in range(n_clusters):
+        if sizes[cluster] == 0:
+            severity, shape = "empty", ""
+        else:
+            severity, shape = describe_audiogram(medians.loc[cluster].to_dict(), rules)
+        rows.append(
+            {
+                CLUSTER: cluster,
+                "n_mice": int(sizes[cluster]),
+                "share": float(sizes[cluster] / max(sizes.sum(), 1)),
+                "severity": severity,
+                "shape": shape,
+                "label": f"{severity} {shape}".strip(),
+                "hearing_loss": severity in SEVERITIES,
+            }
+        )
+    return pd.DataFrame(rows)

@@ -1,0 +1,155 @@
+"""Evaluation figures, built as bare ``Figure`` objects (Agg canvas, no pyplot state).
+
+Figures are sized modestly and scatter plots subsample, so 60,000 mice plot in a second.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.figure import Figure
+
+from audiometric_clustering.evaluation.enrichment import CLUSTER, Q_VALUE
+from audiometric_clustering.impc.schema import CENTRE, FREQUENCIES, GENE, LINE_ID, ZYGOSITY
+
+#: File name of each figure under the plots folder; the report links to these names.
+PLOT_FILES: dict[str, str] = {
+    "training_curves": "training_curves.png",
+    "latent_projection": "latent_projection.png",
+    "cluster_audiograms": "cluster_audiograms.png",
+    "enrichment_heatmap": "enrichment_heatmap.png",
+    "centre_composition": "centre_composition.png",
+}
+
+_MAX_SCATTER_POINTS = 20_000
+
+
+def _figure(width: float, height: float) -> Figure:
+    figure = Figure(figsize=(width, height), dpi=100, layout="constrained")
+    FigureCanvasAgg(figure)
+    return figure
+
+
+def training_curves(histories: dict[str, dict[str, list[float]]]) -> Figure:
+    """One panel per training stage, every per-epoch series of that stage's history."""
+    stages = {stage: history for stage, history in histories.items() if history}
+    figure = _figure(5.0 * max(len(stages), 1), 3.6)
+    if not stages:
+        figure.text(0.5, 0.5, "no training history", ha="center", va="center")
+        return figure
+    for axes, (stage, history) in zip(
+        figure.subplots(1, len(stages), squeeze=False)[0], stages.items(), strict=True
+    ):
+        for name, values in sorted(history.items()):
+            series = np.asarray(values, dtype=float)
+            if series.ndim == 1 and series.size:
+                axes.plot(np.arange(1, series.size + 1), series, label=name, linewidth=1.2)
+        axes.set(title=stage, xlabel="epoch", ylabel="value")
+        axes.legend(fontsize=7)
+    return figure
+
+
+def pca_2d(latent: np.ndarray) -> np.ndarray:
+    """First two principal components of the latent means (centred SVD)."""
+    centred = latent - latent.mean(axis=0)
+    _, _, components = np.linalg.svd(centred, full_matrices=False)
+    projected = centred @ components[:2].T
+    return np.pad(projected, ((0, 0), (0, 2 - projected.shape[1])))
+
+
+def latent_projection(
+    latent: np.ndarray, labels: np.ndarray, centres: np.ndarray, seed: int
+) -> Figure:
+    """PCA of the latent means, coloured by cluster and, beside it, by centre.
+
+    A clustering that merely rediscovers centres shows the same picture twice.
+    """
+    points = pca_2d(latent)
+    rng = np.random.default_rng(seed)
+    shown = rng.permutation(len(points))[:_MAX_SCATTER_POINTS]
+    figure = _figure(11.0, 4.8)
+    by_cluster, by_centre = figure.subplots(1, 2)
+    for axes, groups, title in (
+        (by_cluster, np.asarray(labels), "cluster"),
+        (by_centre, np.asarray(centres).astype(str), "centre"),
+    ):
+        for value in np.unique(groups):
+            mask = groups[shown] == value
+            axes.scatter(*points[shown][mask].T, s=3, alpha=0.5, label=str(value))
+        axes.set(title=f"latent PCA by {title}", xlabel="PC 1", ylabel="PC 2")
+        axes.legend(fontsize=6, markerscale=3, ncols=2)
+    return figure
+
+
+def cluster_audiograms(summary: pd.DataFrame, labels: pd.DataFrame) -> Figure:
+    """Per cluster: median raw threshold with its interquartile band, and the median referenced.
+
+    ``summary`` is ``characterisation.threshold_summary``, ``labels`` its ``cluster_labels``.
+    """
+    clusters = labels.loc[labels["n_mice"] > 0, CLUSTER].tolist()
+    n_columns = min(4, max(len(clusters), 1))
+    n_rows = max(1, -(-len(clusters) // n_columns))
+    figure = _figure(3.2 * n_columns, 2.6 * n_rows)
+    grid = figure.subplots(n_rows, n_columns, squeeze=False, sharey=True)
+    positions = np.arange(len(FREQUENCIES))
+    indexed = summary.set_index([CLUSTER, "scale", "frequency"])
+    for axes, cluster in zip(grid.ravel(), clusters, strict=False):
+        raw = indexed.loc[(cluster, "raw")].reindex(list(FREQUENCIES))
+        referenced = indexed.loc[(cluster, "referenced")].reindex(list(FREQUENCIES))
+        axes.fill_between(positions, raw["q1"], raw["q3"], alpha=0.3, label="raw IQR")
+        axes.plot(positions, raw["median"], marker="o", label="raw median")
+        axes.plot(positions, referenced["median"], linestyle="--", label="vs controls")
+        row = labels.set_index(CLUSTER).loc[cluster]
+        axes.set_title(f"C{cluster}: {row['label']} (n={row['n_mice']})", fontsize=8)
+        axes.set_xticks(positions, list(FREQUENCIES), fontsize=7)
+    for axes in grid.ravel()[len(clusters) :]:
+        axes.set_visible(False)
+    grid[0, 0].set_ylabel("threshold (dB)")
+    grid[0, 0].legend(fontsize=6)
+    return figure
+
+
+def enrichment_heatmap(enrichment: pd.DataFrame, n_clusters: int, top_lines: int) -> Figure:
+    """-log10(q) for the ``top_lines`` lines with the smallest q, across all clusters."""
+    best = enrichment.groupby(LINE_ID)[Q_VALUE].min().nsmallest(top_lines).index
+    top = enrichment[enrichment[LINE_ID].isin(best)]
+    matrix = (
+        top.pivot(index=LINE_ID, columns=CLUSTER, values=Q_VALUE)
+        .reindex(index=best, columns=range(n_clusters))
+        .fillna(1.0)
+    )
+    names = top.drop_duplicates(LINE_ID).set_index(LINE_ID).reindex(best)
+    row_names = [
+        f"{g} ({z}, {c})"
+        for g, z, c in zip(names[GENE], names[ZYGOSITY], names[CENTRE], strict=True)
+    ]
+    figure = _figure(1.0 + 0.45 * n_clusters, 1.5 + 0.22 * max(len(best), 1))
+    axes = figure.subplots()
+    image = axes.imshow(
+        -np.log10(np.clip(matrix.to_numpy(), 1e-300, 1.0)), aspect="auto", cmap="viridis"
+    )
+    axes.set_xticks(range(n_clusters), [f"C{j}" for j in range(n_clusters)], fontsize=7)
+    axes.set_yticks(range(len(row_names)), row_names, fontsize=6)
+    axes.set_title(f"enrichment of the top {len(best)} lines")
+    figure.colorbar(image, ax=axes, label="-log10 q")
+    return figure
+
+
+def centre_composition(labels: np.ndarray, centres: np.ndarray, n_clusters: int) -> Figure:
+    """Share of each centre within each cluster, beside the centres' share of all mice."""
+    table = pd.crosstab(np.asarray(labels), np.asarray(centres).astype(str))
+    table = table.reindex(index=range(n_clusters), fill_value=0)
+    overall = table.sum(axis=0)
+    shares = pd.concat([table, overall.to_frame("all").T])
+    shares = shares.div(shares.sum(axis=1).replace(0, 1), axis=0)
+    figure = _figure(1.5 + 0.5 * (n_clusters + 1), 4.0)
+    axes = figure.subplots()
+    bottom = np.zeros(len(shares))
+    names = [f"C{j}" for j in range(n_clusters)] + ["all"]
+    for centre in shares.columns:
+        axes.bar(names, shares[centre], bottom=bottom, label=centre)
+        bottom += shares[centre].to_numpy()
+    axes.set(title="centre composition of clusters", ylabel="share of mice")
+    axes.legend(fontsize=6, bbox_to_anchor=(1.0, 1.0), loc="upper left")
+    return figure
