@@ -83,3 +83,13 @@ def all_assignments(
         ),
         KMEANS_PRETRAINED: kmeans_labels(spaces[KMEANS_PRETRAINED], n_clusters, seed, n_init),
     }
+
+
+def cluster_counts(n_model_clusters: int, gmm_components: int) -> dict[str, int]:
+    """Clusters each method may use; empty clusters still count (a collapse is a result)."""
+    return {
+        MODEL: n_model_clusters,
+        KMEANS_RAW: n_model_clusters,
+        GMM_REFERENCED: gmm_components,
+        KMEANS_PRETRAINED: n_model_clusters,
+    }

@@ -7,8 +7,10 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+from matplotlib import colormaps
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
+from matplotlib.ticker import MaxNLocator
 
 from audiometric_clustering.evaluation.enrichment import CLUSTER, Q_VALUE
 from audiometric_clustering.impc.schema import CENTRE, FREQUENCIES, GENE, LINE_ID, ZYGOSITY
@@ -23,6 +25,8 @@ PLOT_FILES: dict[str, str] = {
 }
 
 _MAX_SCATTER_POINTS = 20_000
+#: 20 distinct colours: 12 clusters and 11 IMPC centres each get their own.
+_PALETTE = colormaps["tab20"]
 
 
 def _figure(width: float, height: float) -> Figure:
@@ -32,22 +36,45 @@ def _figure(width: float, height: float) -> Figure:
 
 
 def training_curves(histories: dict[str, dict[str, list[float]]]) -> Figure:
-    """One panel per training stage, every per-epoch series of that stage's history."""
-    stages = {stage: history for stage, history in histories.items() if history}
-    figure = _figure(5.0 * max(len(stages), 1), 3.6)
+    """Per training stage: the loss series in one panel, any other per-epoch series below.
+
+    Losses and monitors (learning rate, clusters used, ...) live on different scales; one
+    shared axis would flatten one or the other.
+    """
+    stages = {stage: _series(history) for stage, history in histories.items()}
+    stages = {stage: series for stage, series in stages.items() if series}
     if not stages:
+        figure = _figure(5.0, 3.6)
         figure.text(0.5, 0.5, "no training history", ha="center", va="center")
         return figure
-    for axes, (stage, history) in zip(
-        figure.subplots(1, len(stages), squeeze=False)[0], stages.items(), strict=True
-    ):
-        for name, values in sorted(history.items()):
-            series = np.asarray(values, dtype=float)
-            if series.ndim == 1 and series.size:
-                axes.plot(np.arange(1, series.size + 1), series, label=name, linewidth=1.2)
-        axes.set(title=stage, xlabel="epoch", ylabel="value")
-        axes.legend(fontsize=7)
+    has_others = any(any("loss" not in name for name in s) for s in stages.values())
+    n_rows = 2 if has_others else 1
+    figure = _figure(5.0 * len(stages), 3.4 * n_rows)
+    grid = figure.subplots(n_rows, len(stages), squeeze=False)
+    for column, (stage, series) in enumerate(stages.items()):
+        losses = {name: values for name, values in series.items() if "loss" in name}
+        panels = [(grid[0, column], losses, f"{stage}: losses")]
+        if has_others:
+            others = {name: values for name, values in series.items() if "loss" not in name}
+            panels.append((grid[1, column], others, f"{stage}: other metrics"))
+        for axes, chosen, title in panels:
+            for name, values in sorted(chosen.items()):
+                axes.plot(np.arange(1, values.size + 1), values, label=name, linewidth=1.2)
+            axes.set(title=title, xlabel="epoch")
+            axes.xaxis.set_major_locator(MaxNLocator(integer=True))
+            if chosen:
+                axes.legend(fontsize=7)
     return figure
+
+
+def _series(history: dict[str, list[float]] | None) -> dict[str, np.ndarray]:
+    """The history's non-empty one-dimensional numeric series."""
+    series = {}
+    for name, values in (history or {}).items():
+        array = np.asarray(values)
+        if array.ndim == 1 and array.size and np.issubdtype(array.dtype, np.number):
+            series[name] = array.astype(float)
+    return series
 
 
 def pca_2d(latent: np.ndarray) -> np.ndarray:
@@ -74,9 +101,10 @@ def latent_projection(
         (by_cluster, np.asarray(labels), "cluster"),
         (by_centre, np.asarray(centres).astype(str), "centre"),
     ):
-        for value in np.unique(groups):
+        for index, value in enumerate(np.unique(groups)):
             mask = groups[shown] == value
-            axes.scatter(*points[shown][mask].T, s=3, alpha=0.5, label=str(value))
+            colour = _PALETTE(index % _PALETTE.N)
+            axes.scatter(*points[shown][mask].T, s=3, alpha=0.5, color=colour, label=str(value))
         axes.set(title=f"latent PCA by {title}", xlabel="PC 1", ylabel="PC 2")
         axes.legend(fontsize=6, markerscale=3, ncols=2)
     return figure
@@ -124,10 +152,11 @@ def enrichment_heatmap(enrichment: pd.DataFrame, n_clusters: int, top_lines: int
         f"{g} ({z}, {c})"
         for g, z, c in zip(names[GENE], names[ZYGOSITY], names[CENTRE], strict=True)
     ]
-    figure = _figure(1.0 + 0.45 * n_clusters, 1.5 + 0.22 * max(len(best), 1))
+    figure = _figure(max(4.5, 2.5 + 0.45 * n_clusters), 1.5 + 0.22 * max(len(best), 1))
     axes = figure.subplots()
+    strength = -np.log10(np.clip(matrix.to_numpy(), 1e-300, 1.0))
     image = axes.imshow(
-        -np.log10(np.clip(matrix.to_numpy(), 1e-300, 1.0)), aspect="auto", cmap="viridis"
+        strength, aspect="auto", cmap="viridis", vmin=0.0, vmax=max(2.0, float(strength.max()))
     )
     axes.set_xticks(range(n_clusters), [f"C{j}" for j in range(n_clusters)], fontsize=7)
     axes.set_yticks(range(len(row_names)), row_names, fontsize=6)
@@ -147,8 +176,9 @@ def centre_composition(labels: np.ndarray, centres: np.ndarray, n_clusters: int)
     axes = figure.subplots()
     bottom = np.zeros(len(shares))
     names = [f"C{j}" for j in range(n_clusters)] + ["all"]
-    for centre in shares.columns:
-        axes.bar(names, shares[centre], bottom=bottom, label=centre)
+    for index, centre in enumerate(shares.columns):
+        colour = _PALETTE(index % _PALETTE.N)
+        axes.bar(names, shares[centre], bottom=bottom, color=colour, label=centre)
         bottom += shares[centre].to_numpy()
     axes.set(title="centre composition of clusters", ylabel="share of mice")
     axes.legend(fontsize=6, bbox_to_anchor=(1.0, 1.0), loc="upper left")

@@ -12,7 +12,23 @@ import math
 import numpy as np
 import pandas as pd
 
-from audiometric_clustering.impc.schema import CENTRE, GENE, IS_CONTROL, LINE_ID, SPLIT
+from audiometric_clustering.evaluation.enrichment import (
+    CLUSTER,
+    FOLD_ENRICHMENT,
+    LINE_MICE,
+    LINE_MICE_IN_CLUSTER,
+    P_VALUE,
+    Q_VALUE,
+)
+from audiometric_clustering.impc.schema import (
+    ALLELE,
+    CENTRE,
+    GENE,
+    IS_CONTROL,
+    LINE_ID,
+    SPLIT,
+    ZYGOSITY,
+)
 
 
 def data_summary(mice: pd.DataFrame, min_line_size: int) -> dict[str, int]:
@@ -32,6 +48,30 @@ def data_summary(mice: pd.DataFrame, min_line_size: int) -> dict[str, int]:
     }
 
 
+def top_enriched_lines(
+    enrichment: pd.DataFrame, labels: pd.DataFrame, fdr: float, per_cluster: int
+) -> pd.DataFrame:
+    """The ``per_cluster`` most significant lines of each cluster at q < ``fdr``, readable."""
+    hits = enrichment[enrichment[Q_VALUE] < fdr].sort_values([CLUSTER, Q_VALUE, P_VALUE])
+    top = hits.groupby(CLUSTER, sort=True).head(per_cluster)
+    named = top.merge(labels[[CLUSTER, "label"]], on=CLUSTER, how="left")
+    return pd.DataFrame(
+        {
+            "cluster": named[CLUSTER],
+            "label": named["label"],
+            "gene": named[GENE],
+            "allele": named[ALLELE],
+            "zygosity": named[ZYGOSITY],
+            "centre": named[CENTRE],
+            "mice in cluster": named[LINE_MICE_IN_CLUSTER].astype(str)
+            + "/"
+            + named[LINE_MICE].astype(str),
+            "fold": named[FOLD_ENRICHMENT],
+            "q": named[Q_VALUE],
+        }
+    )
+
+
 def markdown_table(frame: pd.DataFrame, digits: int = 3) -> str:
     """A GitHub-flavoured Markdown table; floats rounded, NaN shown as an em dash."""
 
@@ -48,25 +88,36 @@ def markdown_table(frame: pd.DataFrame, digits: int = 3) -> str:
 
 def build_report(
     summary: dict[str, int],
-    metrics: dict[str, float],
+    model_metrics: dict[str, float],
     comparison: pd.DataFrame,
     labels: pd.DataFrame,
     top_lines: pd.DataFrame,
     plot_files: dict[str, str],
     notes: list[str],
 ) -> str:
-    """Assemble the report's sections; every argument is already computed and small."""
-    metric_rows = pd.DataFrame({"metric": list(metrics), "value": list(metrics.values())})
+    """Assemble the report's sections; every argument is already computed and small.
+
+    ``comparison`` has one row per method (column ``method``); it is shown transposed, one
+    metric per row, so four methods fit side by side. ``model_metrics`` are those only the
+    model has (reconstruction error).
+    """
+    side_by_side = comparison.set_index("method").T.rename_axis("metric").reset_index()
+    metric_rows = pd.DataFrame(
+        {"metric": list(model_metrics), "value": list(model_metrics.values())}
+    )
     sections = [
         "# Evaluation report",
         "## Data\n\n"
         + markdown_table(
             pd.DataFrame({"quantity": list(summary), "count": list(summary.values())})
         ),
-        "## Model metrics\n\n" + markdown_table(metric_rows, digits=4),
-        "## Model and baselines\n\nSame mice, same metrics. Separation scores are computed in "
-        "each method's own feature space; `silhouette_abr` scores every method in the shared "
-        "control-referenced threshold space.\n\n" + markdown_table(comparison),
+        "## Model and baselines\n\nSame mice, same metrics. Separation scores (silhouette, "
+        "Davies-Bouldin, Calinski-Harabasz) are computed in each method's own feature space; "
+        "`silhouette_abr` scores every method in the shared control-referenced threshold space. "
+        "`line_purity` is the mean share of a knockout line's mice in its modal cluster (lines "
+        "with enough mice to test).\n\n" + markdown_table(side_by_side),
+        "## Model reconstruction\n\nMean absolute error in dB on measured thresholds only.\n\n"
+        + markdown_table(metric_rows, digits=4),
         "## Cluster labels\n\n" + markdown_table(labels),
         "## Top enriched lines per cluster\n\n"
         + (markdown_table(top_lines) if len(top_lines) else "No line is enriched at this FDR."),

@@ -1,7 +1,117 @@
-"""PLACEHOLDER: replaced by the stage's implementation."""
+"""The ``evaluation`` pipeline: the best joint checkpoint, scored beside three baselines.
 
-from kedro.pipeline import Pipeline
+Inputs are catalog datasets written by earlier stages only (model_input, the two checkpoints,
+the two training histories, and the synthetic truth when it exists), so
+``kedro run --pipeline evaluation`` alone re-evaluates the latest model.
+"""
+
+from kedro.pipeline import Node, Pipeline
+
+from audiometric_clustering.pipelines.evaluation.nodes import (
+    characterise_clusters,
+    cluster_with_baselines,
+    collect_metrics,
+    compare_methods,
+    embed_mice,
+    embed_pretrained_mice,
+    plot_evaluation,
+    run_gene_enrichment,
+    write_report,
+)
 
 
 def create_pipeline(**kwargs) -> Pipeline:
-    return Pipeline([])
+    return Pipeline(
+        [
+            Node(
+                embed_mice,
+                ["trained_model", "model_input", "params:evaluation"],
+                ["latent_embeddings", "cluster_predictions"],
+                name="embed_mice",
+            ),
+            Node(
+                embed_pretrained_mice,
+                ["pretrained_model", "model_input", "params:evaluation"],
+                "pretrained_embeddings",
+                name="embed_pretrained_mice",
+            ),
+            Node(
+                cluster_with_baselines,
+                [
+                    "model_input",
+                    "latent_embeddings",
+                    "pretrained_embeddings",
+                    "params:evaluation",
+                    "params:seed",
+                ],
+                "cluster_assignments",
+                name="cluster_with_baselines",
+            ),
+            Node(
+                characterise_clusters,
+                ["model_input", "cluster_assignments", "latent_embeddings", "params:evaluation"],
+                ["cluster_summary", "cluster_labels"],
+                name="characterise_clusters",
+            ),
+            Node(
+                run_gene_enrichment,
+                ["model_input", "cluster_assignments", "latent_embeddings", "params:evaluation"],
+                "gene_enrichment",
+                name="run_gene_enrichment",
+            ),
+            Node(
+                compare_methods,
+                [
+                    "model_input",
+                    "cluster_assignments",
+                    "latent_embeddings",
+                    "pretrained_embeddings",
+                    "cluster_labels",
+                    "gene_enrichment",
+                    "evaluation_ground_truth",
+                    "params:evaluation",
+                    "params:seed",
+                ],
+                "method_comparison",
+                name="compare_methods",
+            ),
+            Node(
+                collect_metrics,
+                ["method_comparison", "model_input", "latent_embeddings"],
+                ["evaluation_metrics", "evaluation_metrics_json"],
+                name="collect_metrics",
+            ),
+            Node(
+                plot_evaluation,
+                [
+                    "pretraining_history",
+                    "joint_training_history",
+                    "model_input",
+                    "latent_embeddings",
+                    "cluster_assignments",
+                    "cluster_summary",
+                    "cluster_labels",
+                    "gene_enrichment",
+                    "params:evaluation",
+                    "params:seed",
+                ],
+                "evaluation_plots",
+                name="plot_evaluation",
+            ),
+            Node(
+                write_report,
+                [
+                    "model_input",
+                    "evaluation_metrics_json",
+                    "method_comparison",
+                    "cluster_labels",
+                    "gene_enrichment",
+                    "params:evaluation",
+                ],
+                "evaluation_report",
+                name="write_report",
+            ),
+        ],
+        namespace="evaluation",
+        prefix_datasets_with_namespace=False,
+    )

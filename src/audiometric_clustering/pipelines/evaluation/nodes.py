@@ -1,0 +1,293 @@
+"""Thin nodes: load arguments from the catalog, call evaluation/, return tables and figures."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from matplotlib.figure import Figure
+
+from audiometric_clustering.evaluation import plots
+from audiometric_clustering.evaluation.assignments import (
+    GMM_REFERENCED,
+    METHODS,
+    MODEL,
+    all_assignments,
+    cluster_counts,
+    cluster_predictions,
+    feature_spaces,
+)
+from audiometric_clustering.evaluation.characterisation import (
+    LabelRules,
+    cluster_labels,
+    threshold_summary,
+)
+from audiometric_clustering.evaluation.comparison import (
+    METHOD,
+    ScoringSettings,
+    comparison_table,
+    mlflow_metric_names,
+    score_method,
+)
+from audiometric_clustering.evaluation.enrichment import (
+    LINE_MICE_IN_CLUSTER,
+    line_cluster_enrichment,
+    read_gene_list,
+)
+from audiometric_clustering.evaluation.ground_truth import align_truth
+from audiometric_clustering.evaluation.metrics import reconstruction_summary
+from audiometric_clustering.evaluation.report import (
+    build_report,
+    data_summary,
+    top_enriched_lines,
+)
+from audiometric_clustering.impc.schema import (
+    ABR_FEATURES,
+    ABR_OBSERVED,
+    CENTRE,
+    FREQUENCIES,
+    SPECIMEN_ID,
+    SPLIT,
+)
+from audiometric_clustering.training.checkpoints import model_from_checkpoint
+from audiometric_clustering.training.data import MouseTensors
+from audiometric_clustering.training.inference import Embedding, embed
+
+logger = logging.getLogger(__name__)
+
+SPECIMENS = "specimen_id"
+LATENT = "latent_mean"
+SOFT_ASSIGNMENT = "soft_assignment"
+RECONSTRUCTION = "abr_reconstruction"
+
+
+def embed_mice(
+    checkpoint: dict[str, Any], model_input: pd.DataFrame, params: dict[str, Any]
+) -> tuple[dict[str, np.ndarray], pd.DataFrame]:
+    """Latent means, soft assignments and reconstructions of every mouse, and the hard clusters."""
+    embedding = _embed(checkpoint, model_input, params["batch_size"])
+    arrays = {
+        SPECIMENS: model_input[SPECIMEN_ID].astype(str).to_numpy(),
+        LATENT: embedding.latent_mean,
+        SOFT_ASSIGNMENT: embedding.soft_assignment,
+        RECONSTRUCTION: embedding.abr_reconstruction,
+    }
+    return arrays, cluster_predictions(model_input, embedding.soft_assignment)
+
+
+def embed_pretrained_mice(
+    checkpoint: dict[str, Any], model_input: pd.DataFrame, params: dict[str, Any]
+) -> dict[str, np.ndarray]:
+    """Latent means under the pretrained VAE (before joint training), for a baseline."""
+    embedding = _embed(checkpoint, model_input, params["batch_size"])
+    return {
+        SPECIMENS: model_input[SPECIMEN_ID].astype(str).to_numpy(),
+        LATENT: embedding.latent_mean,
+    }
+
+
+def cluster_with_baselines(
+    model_input: pd.DataFrame,
+    embeddings: dict[str, np.ndarray],
+    pretrained: dict[str, np.ndarray],
+    params: dict[str, Any],
+    seed: int,
+) -> pd.DataFrame:
+    """One column of cluster labels per method, rows in model-input order."""
+    spaces = feature_spaces(model_input, embeddings[LATENT], pretrained[LATENT])
+    labels = all_assignments(
+        spaces,
+        embeddings[SOFT_ASSIGNMENT].argmax(axis=1),
+        n_clusters=embeddings[SOFT_ASSIGNMENT].shape[1],
+        gmm_components=params["gmm_components"],
+        gmm_covariance=params["gmm_covariance"],
+        seed=seed,
+        n_init=params["kmeans_n_init"],
+    )
+    return pd.DataFrame({SPECIMEN_ID: embeddings[SPECIMENS], **labels})
+
+
+def _counts(embeddings: dict[str, np.ndarray], params: dict[str, Any]) -> dict[str, int]:
+    return cluster_counts(embeddings[SOFT_ASSIGNMENT].shape[1], params["gmm_components"])
+
+
+def characterise_clusters(
+    model_input: pd.DataFrame,
+    assignments: pd.DataFrame,
+    embeddings: dict[str, np.ndarray],
+    params: dict[str, Any],
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Threshold quartiles and labels of every method's clusters (a ``method`` column each)."""
+    rules = LabelRules(**params["labels"])
+    summaries, labels = [], []
+    for method, n_clusters in _counts(embeddings, params).items():
+        method_labels = assignments[method].to_numpy()
+        summary = threshold_summary(model_input, method_labels, n_clusters)
+        summaries.append(summary.assign(**{METHOD: method}))
+        table = cluster_labels(summary, method_labels, n_clusters, rules)
+        labels.append(table.assign(**{METHOD: method}))
+    return _method_first(pd.concat(summaries)), _method_first(pd.concat(labels))
+
+
+def run_gene_enrichment(
+    model_input: pd.DataFrame,
+    assignments: pd.DataFrame,
+    embeddings: dict[str, np.ndarray],
+    params: dict[str, Any],
+) -> pd.DataFrame:
+    """Centre-matched hypergeometric enrichment per method; rows with no mice are dropped
+    from the saved table (their p is 1) after the q-values were computed over every test."""
+    tables = []
+    for method, n_clusters in _counts(embeddings, params).items():
+        table = line_cluster_enrichment(
+            model_input, assignments[method].to_numpy(), n_clusters, params["min_line_size"]
+        )
+        tables.append(table[table[LINE_MICE_IN_CLUSTER] > 0].assign(**{METHOD: method}))
+    return _method_first(pd.concat(tables))
+
+
+def compare_methods(
+    model_input: pd.DataFrame,
+    assignments: pd.DataFrame,
+    embeddings: dict[str, np.ndarray],
+    pretrained: dict[str, np.ndarray],
+    labels: pd.DataFrame,
+    enrichment: pd.DataFrame,
+    truth: pd.DataFrame,
+    params: dict[str, Any],
+    seed: int,
+) -> pd.DataFrame:
+    """The comparison table: model and baselines, every metric, one row each."""
+    settings = ScoringSettings(
+        min_line_size=params["min_line_size"],
+        fdr=params["fdr"],
+        silhouette_sample_size=params["silhouette_sample_size"],
+        seed=seed,
+    )
+    spaces = feature_spaces(model_input, embeddings[LATENT], pretrained[LATENT])
+    aligned = align_truth(truth, model_input)
+    if aligned is None:
+        logger.info("No ground truth shares lines with these data; truth scores skipped.")
+    reference = read_gene_list(params["reference_gene_list"])
+    rows = {
+        method: score_method(
+            model_input,
+            assignments[method].to_numpy(),
+            spaces[method],
+            spaces[GMM_REFERENCED],
+            labels[labels[METHOD] == method],
+            enrichment[enrichment[METHOD] == method],
+            aligned,
+            reference,
+            settings,
+        )
+        for method in METHODS
+    }
+    return comparison_table(rows)
+
+
+def collect_metrics(
+    comparison: pd.DataFrame, model_input: pd.DataFrame, embeddings: dict[str, np.ndarray]
+) -> tuple[dict[str, dict[str, float]], dict[str, float]]:
+    """Flat metric names for MLflow (and the same numbers as a local JSON file).
+
+    Reconstruction error is the model's alone: per frequency over all mice, and overall per
+    split, always on measured thresholds only.
+    """
+    measured = model_input[list(ABR_FEATURES)].to_numpy(dtype=float)
+    observed = model_input[list(ABR_OBSERVED)].to_numpy(dtype=float)
+    reconstructed = embeddings[RECONSTRUCTION]
+    metrics = mlflow_metric_names(comparison, MODEL)
+    recon = reconstruction_summary(measured, reconstructed, observed, FREQUENCIES)
+    for split in np.unique(model_input[SPLIT].astype(str)):
+        rows = model_input[SPLIT].astype(str).to_numpy() == split
+        overall = reconstruction_summary(
+            measured[rows], reconstructed[rows], observed[rows], FREQUENCIES
+        )["reconstruction_mae_db"]
+        recon[f"reconstruction_mae_db_{split}"] = overall
+    metrics |= {f"eval/{name}": value for name, value in recon.items() if np.isfinite(value)}
+    return {name: {"value": value, "step": 0} for name, value in metrics.items()}, metrics
+
+
+def plot_evaluation(
+    pretraining_history: dict[str, list[float]],
+    joint_training_history: dict[str, list[float]],
+    model_input: pd.DataFrame,
+    embeddings: dict[str, np.ndarray],
+    assignments: pd.DataFrame,
+    summary: pd.DataFrame,
+    labels: pd.DataFrame,
+    enrichment: pd.DataFrame,
+    params: dict[str, Any],
+    seed: int,
+) -> dict[str, Figure]:
+    """The five report figures of the model's clustering, keyed by their file names."""
+    n_clusters = embeddings[SOFT_ASSIGNMENT].shape[1]
+    model_labels = assignments[MODEL].to_numpy()
+    centres = model_input[CENTRE].astype(str).to_numpy()
+    figures = {
+        "training_curves": plots.training_curves(
+            {"pretraining": pretraining_history, "joint training": joint_training_history}
+        ),
+        "latent_projection": plots.latent_projection(
+            embeddings[LATENT], model_labels, centres, seed
+        ),
+        "cluster_audiograms": plots.cluster_audiograms(
+            summary[summary[METHOD] == MODEL], labels[labels[METHOD] == MODEL]
+        ),
+        "enrichment_heatmap": plots.enrichment_heatmap(
+            enrichment[enrichment[METHOD] == MODEL], n_clusters, params["top_lines"]
+        ),
+        "centre_composition": plots.centre_composition(model_labels, centres, n_clusters),
+    }
+    return {plots.PLOT_FILES[name]: figure for name, figure in figures.items()}
+
+
+def write_report(
+    model_input: pd.DataFrame,
+    metrics: dict[str, float],
+    comparison: pd.DataFrame,
+    labels: pd.DataFrame,
+    enrichment: pd.DataFrame,
+    params: dict[str, Any],
+) -> str:
+    """The Markdown report; notes say plainly what could not be scored and why."""
+    notes = []
+    if "line_recall" not in comparison.columns:
+        notes.append(
+            "Ground truth not scored: no truth file, or it shares no knockout line with these "
+            "data (a real export)."
+        )
+    if "reference_genes_found" not in comparison.columns:
+        notes.append("Reference gene list not configured or not found: recovery not computed.")
+    model_labels = labels[labels[METHOD] == MODEL].drop(columns=METHOD)
+    if (model_labels["n_mice"] > 0).sum() < 2:
+        notes.append("The model put every mouse in one cluster (collapse).")
+    top = top_enriched_lines(
+        enrichment[enrichment[METHOD] == MODEL],
+        model_labels,
+        params["fdr"],
+        params["top_lines_per_cluster"],
+    )
+    return build_report(
+        summary=data_summary(model_input, params["min_line_size"]),
+        model_metrics={k: v for k, v in metrics.items() if k.startswith("eval/reconstruction")},
+        comparison=comparison,
+        labels=model_labels,
+        top_lines=top,
+        plot_files=plots.PLOT_FILES,
+        notes=notes,
+    )
+
+
+def _embed(checkpoint: dict[str, Any], model_input: pd.DataFrame, batch_size: int) -> Embedding:
+    return embed(
+        model_from_checkpoint(checkpoint), MouseTensors.from_frame(model_input), batch_size
+    )
+
+
+def _method_first(frame: pd.DataFrame) -> pd.DataFrame:
+    columns = [METHOD, *(c for c in frame.columns if c != METHOD)]
+    return frame[columns].reset_index(drop=True)

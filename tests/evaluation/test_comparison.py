@@ -1,0 +1,128 @@
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from audiometric_clustering.evaluation.assignments import (
+    GMM_REFERENCED,
+    KMEANS_PRETRAINED,
+    KMEANS_RAW,
+    MODEL,
+    all_assignments,
+    cluster_predictions,
+    feature_spaces,
+)
+from audiometric_clustering.evaluation.characterisation import (
+    LabelRules,
+    cluster_labels,
+    threshold_summary,
+)
+from audiometric_clustering.evaluation.comparison import (
+    ScoringSettings,
+    comparison_table,
+    mlflow_metric_names,
+    score_method,
+)
+from audiometric_clustering.evaluation.enrichment import line_cluster_enrichment
+from audiometric_clustering.evaluation.ground_truth import align_truth
+from audiometric_clustering.impc.schema import ABR_FEATURES, LINE_ID, SPECIMEN_ID
+
+SETTINGS = ScoringSettings(min_line_size=3, fdr=0.05, silhouette_sample_size=100, seed=0)
+
+
+def test_cluster_predictions_table():
+    mice = pd.DataFrame(
+        {
+            SPECIMEN_ID: ["a", "b"],
+            "gene_symbol": ["G", ""],
+            "allele_symbol": ["G<tm1>", ""],
+            "zygosity": ["homozygote", "homozygote"],
+            "phenotyping_center": ["A", "B"],
+        },
+        index=[10, 11],
+    )
+    table = cluster_predictions(mice, np.array([[0.2, 0.7, 0.1], [0.6, 0.3, 0.1]]))
+    assert table.columns.tolist()[5:] == [
+        "cluster",
+        "max_probability",
+        "prob_cluster_0",
+        "prob_cluster_1",
+        "prob_cluster_2",
+    ]
+    assert table["cluster"].tolist() == [1, 0]
+    assert table["max_probability"].tolist() == [0.7, 0.6]
+    assert table[SPECIMEN_ID].tolist() == ["a", "b"]
+
+
+def test_baselines_run_in_their_spaces_and_keep_cluster_counts(mice_and_patterns):
+    mice, patterns = mice_and_patterns
+    latent = mice[list(ABR_FEATURES)].to_numpy() / 10
+    spaces = feature_spaces(mice, latent, latent + 1.0)
+    assert not np.isnan(spaces[KMEANS_RAW]).any()
+    labels = all_assignments(spaces, np.zeros(len(mice)), 3, 2, "tied", seed=0, n_init=2)
+    assert list(labels) == [MODEL, KMEANS_RAW, GMM_REFERENCED, KMEANS_PRETRAINED]
+    assert np.unique(labels[KMEANS_RAW]).size == 3
+    assert np.unique(labels[GMM_REFERENCED]).size == 2
+    assert all(v.dtype == np.int64 and v.size == len(mice) for v in labels.values())
+
+
+def _score(mice, patterns, labels, truth):
+    n_clusters = int(labels.max()) + 1
+    table = cluster_labels(
+        threshold_summary(mice, labels, n_clusters), labels, n_clusters, LabelRules()
+    )
+    enrichment = line_cluster_enrichment(mice, labels, n_clusters, 3)
+    abr = mice[list(ABR_FEATURES)].to_numpy()
+    reference = frozenset({"DeafA", "DeafB", "Absent"})
+    return score_method(mice, labels, abr, abr, table, enrichment, truth, reference, SETTINGS)
+
+
+def test_pattern_clusters_beat_random_clusters_on_every_axis(mice_and_patterns):
+    mice, patterns = mice_and_patterns
+    truth = align_truth(
+        pd.DataFrame(
+            {
+                SPECIMEN_ID: mice[SPECIMEN_ID],
+                LINE_ID: mice[LINE_ID],
+                "planted_pattern": patterns,
+                "affected": patterns != "none",
+            }
+        ),
+        mice,
+    )
+    by_pattern = np.select([patterns == "high_frequency", patterns == "profound"], [1, 2], 0)
+    random = np.random.default_rng(0).integers(0, 3, len(mice))
+    good = _score(mice, patterns, by_pattern, truth)
+    bad = _score(mice, patterns, random, truth)
+    assert good["hearing_loss_clusters"] == 2
+    assert good["enriched_lines"] == 4 and good["line_recall"] == 1.0
+    assert good["line_false_positive_rate"] == 0.0
+    assert good["reference_genes_found"] == 2 and good["reference_genes_in_data"] == 2
+    assert good["ari_affected"] == 1.0 and good["line_purity"] == 1.0
+    assert good["silhouette"] > bad["silhouette"] + 0.3
+    assert bad["ari_affected"] < 0.3 and bad["line_purity"] < 1.0
+    assert good["tested_lines"] == bad["tested_lines"] == 16
+
+
+def test_scores_skip_reference_and_truth_when_absent(mice_and_patterns):
+    mice, patterns = mice_and_patterns
+    labels = (patterns == "profound").astype(np.int64)
+    table = cluster_labels(threshold_summary(mice, labels, 2), labels, 2, LabelRules())
+    enrichment = line_cluster_enrichment(mice, labels, 2, 3)
+    abr = mice[list(ABR_FEATURES)].to_numpy()
+    row = score_method(mice, labels, abr, abr, table, enrichment, None, None, SETTINGS)
+    assert "line_recall" not in row and "reference_genes_found" not in row
+    assert row["clusters_used"] == 2
+
+
+def test_mlflow_metric_names_prefix_baselines_and_drop_nan():
+    table = comparison_table(
+        {MODEL: {"silhouette": 0.5, "ari": np.nan}, KMEANS_RAW: {"silhouette": 0.2, "ari": 0.1}}
+    )
+    assert table["method"].tolist() == [MODEL, KMEANS_RAW]
+    assert mlflow_metric_names(table, MODEL) == {
+        "eval/silhouette": 0.5,
+        "eval/kmeans_raw/silhouette": 0.2,
+        "eval/kmeans_raw/ari": pytest.approx(0.1),
+    }

@@ -1,0 +1,49 @@
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from audiometric_clustering.evaluation.report import build_report, data_summary, markdown_table
+
+
+def test_markdown_table_formats_floats_nan_and_pipes():
+    table = markdown_table(pd.DataFrame({"a": [0.123456, np.nan], "b": ["x|y", "z"]}))
+    assert table.splitlines() == ["| a | b |", "|---|---|", "| 0.123 | x\\|y |", "| — | z |"]
+
+
+def test_data_summary_counts(mice_and_patterns):
+    mice, _ = mice_and_patterns
+    summary = data_summary(mice, min_line_size=3)
+    assert summary["mice"] == 104 and summary["controls"] == 40 and summary["mutants"] == 64
+    assert summary["knockout lines"] == 16 and summary["lines with >= 3 mice"] == 16
+    assert summary["centres"] == 2
+    assert summary["train mice"] + summary["validation mice"] == 104
+
+
+def test_report_has_every_section_and_relative_plot_links():
+    report = build_report(
+        summary={"mice": 10},
+        model_metrics={"eval/reconstruction_mae_db": 4.5},
+        comparison=pd.DataFrame({"method": ["model", "kmeans_raw"], "silhouette": [0.25, 0.1]}),
+        labels=pd.DataFrame({"cluster": [0], "label": ["normal"]}),
+        top_lines=pd.DataFrame(),
+        plot_files={"latent_projection": "latent_projection.png"},
+        notes=["ground truth: not scored"],
+    )
+    for heading in (
+        "# Evaluation report",
+        "## Notes",
+        "## Data",
+        "## Model reconstruction",
+        "## Model and baselines",
+        "## Cluster labels",
+        "## Top enriched lines per cluster",
+        "## Plots",
+    ):
+        assert heading in report
+    assert "![latent_projection](plots/latent_projection.png)" in report
+    assert "| metric | model | kmeans_raw |" in report
+    assert "| silhouette | 0.25 | 0.1 |" in report
+    assert "| eval/reconstruction_mae_db | 4.5 |" in report
+    assert "No line is enriched" in report
+    assert "- ground truth: not scored" in report

@@ -1,0 +1,145 @@
+"""The evaluation pipeline end to end on a tiny real model, with MLflow logging.
+
+The upstream checkpoints and histories are handed in memory (the stages that write them are
+tested on their own); everything the evaluation writes goes through the project's catalog
+into a throw-away project copy and a temporary MLflow store.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import mlflow
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+from kedro.framework.session import KedroSession
+from kedro.framework.startup import bootstrap_project
+from kedro.runner import SequentialRunner
+
+from audiometric_clustering.evaluation.plots import PLOT_FILES
+from audiometric_clustering.impc.schema import (
+    CATEGORICAL_FEATURES,
+    CENTRE,
+    CONTINUOUS_FEATURES,
+    LINE_ID,
+    PCA_FEATURES,
+    SPECIMEN_ID,
+)
+from audiometric_clustering.model import ContrastiveVAEDEC, ModelConfig
+from audiometric_clustering.pipelines.evaluation import create_pipeline
+from audiometric_clustering.training.checkpoints import checkpoint_from_model
+from audiometric_clustering.training.cluster_init import initialise_centres
+from audiometric_clustering.training.data import MouseTensors
+from tests.evaluation.mice import build_mice
+
+N_CLUSTERS = 4
+
+
+def _model_input(seed: int = 0) -> tuple[pd.DataFrame, np.ndarray]:
+    mice, patterns = build_mice(seed)
+    rng = np.random.default_rng(seed)
+    mice[list(CONTINUOUS_FEATURES)] = rng.normal(size=(len(mice), 2))
+    for column in CATEGORICAL_FEATURES:
+        mice[column] = rng.integers(0, 3, len(mice)).astype(np.int64)
+    mice[CATEGORICAL_FEATURES[3]] = np.where(mice[CENTRE] == "A", 1, 2).astype(np.int64)
+    mice[list(PCA_FEATURES)] = rng.normal(size=(len(mice), 2))
+    return mice, patterns
+
+
+def _checkpoints(mice: pd.DataFrame) -> tuple[dict, dict]:
+    """A fresh model as the 'pretrained' one, and the same with k-means centres as 'trained'."""
+    torch.manual_seed(0)
+    config = ModelConfig(
+        categorical_cardinalities=[3] * len(CATEGORICAL_FEATURES),
+        n_clusters=N_CLUSTERS,
+        latent_dim=4,
+    )
+    model = ContrastiveVAEDEC(config)
+    pretrained = checkpoint_from_model(model, "pretraining", 1, {"val_loss": 1.0})
+    initialise_centres(model, MouseTensors.from_frame(mice), n_init=2, max_iter=50, seed=0)
+    return pretrained, checkpoint_from_model(model, "joint", 2, {"val_loss": 0.5})
+
+
+@pytest.fixture
+def evaluated(kedro_project: Path) -> tuple[Path, str, pd.DataFrame]:
+    mice, patterns = _model_input()
+    pretrained, trained = _checkpoints(mice)
+    truth = pd.DataFrame(
+        {
+            SPECIMEN_ID: mice[SPECIMEN_ID],
+            LINE_ID: mice[LINE_ID],
+            "planted_pattern": patterns,
+            "affected": patterns != "none",
+        }
+    )
+    truth.to_csv(kedro_project / "data/01_raw/impc_abr_synthetic_truth.csv", index=False)
+    (kedro_project / "src").mkdir()  # bootstrap_project insists on it; the package is installed
+    bootstrap_project(kedro_project)
+    with KedroSession.create(project_path=kedro_project) as session:
+        catalog = session.load_context().catalog
+    inputs = {
+        "model_input": mice,
+        "trained_model": trained,
+        "pretrained_model": pretrained,
+        "pretraining_history": {"loss_total": [3.0, 2.0], "val_loss": [3.2, 2.5]},
+        "joint_training_history": {"loss_total": [1.5, 1.2], "loss_clustering": [0.3, 0.2]},
+    }
+    for name, data in inputs.items():
+        catalog[name] = data
+    mlflow.set_tracking_uri(f"sqlite:///{kedro_project / 'mlflow.db'}")
+    with mlflow.start_run() as run:
+        SequentialRunner().run(create_pipeline(), catalog)
+    return kedro_project, run.info.run_id, mice
+
+
+@pytest.mark.slow
+def test_evaluation_writes_every_artifact_locally_and_in_mlflow(evaluated):
+    project, run_id, mice = evaluated
+    data = project / "data"
+    embeddings = np.load(data / "07_model_output/latent_embeddings.npz")
+    assert embeddings["latent_mean"].shape == (len(mice), 4)
+    assert embeddings["soft_assignment"].shape == (len(mice), N_CLUSTERS)
+    assert embeddings["specimen_id"].tolist() == mice[SPECIMEN_ID].tolist()
+    predictions = pd.read_csv(data / "07_model_output/cluster_predictions.csv")
+    assert {"cluster", "max_probability", f"prob_cluster_{N_CLUSTERS - 1}"} <= set(predictions)
+    np.testing.assert_allclose(predictions.filter(like="prob_cluster_").sum(axis=1), 1.0, rtol=1e-5)
+
+    comparison = pd.read_csv(data / "08_reporting/method_comparison.csv")
+    assert comparison["method"].tolist() == [
+        "model",
+        "kmeans_raw",
+        "gmm_referenced",
+        "kmeans_pretrained_latent",
+    ]
+    # The truth file shares the data's lines, so every method is scored against it.
+    assert comparison["line_recall"].notna().all()
+    assert comparison.loc[comparison["method"] == "gmm_referenced", "clusters_used"].item() <= 4
+
+    report = (data / "08_reporting/evaluation_report.md").read_text()
+    assert "## Model and baselines" in report and "gmm_referenced" in report
+    for file in PLOT_FILES.values():
+        assert (data / "08_reporting/plots" / file).read_bytes()[:4] == b"\x89PNG"
+        assert f"](plots/{file})" in report
+
+    client = mlflow.MlflowClient()
+    logged = {
+        item.path
+        for folder in ("evaluation", "evaluation/embeddings", "evaluation/plots")
+        for item in client.list_artifacts(run_id, folder)
+    }
+    assert {
+        "evaluation/embeddings/latent_embeddings.npz",
+        "evaluation/embeddings/cluster_predictions.csv",
+        "evaluation/evaluation_report.md",
+        "evaluation/method_comparison.csv",
+        *(f"evaluation/plots/{file}" for file in PLOT_FILES.values()),
+    } <= logged
+    metrics = client.get_run(run_id).data.metrics
+    local_metrics = json.loads((data / "08_reporting/evaluation_metrics.json").read_text())
+    assert metrics["eval/clusters_used"] == local_metrics["eval/clusters_used"] >= 1
+    assert "eval/reconstruction_mae_db/6kHz" in metrics
+    assert "eval/kmeans_raw/silhouette_abr" in metrics
+    assert 0 <= metrics["eval/largest_cluster_share"] <= 1
