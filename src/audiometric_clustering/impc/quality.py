@@ -32,7 +32,9 @@ def imputation_counts(model_input: pd.DataFrame) -> dict[str, Any]:
     }
 
 
-def _warnings(validation: Mapping[str, Any], cohort: Mapping[str, Any]) -> list[str]:
+def _warnings(
+    validation: Mapping[str, Any], cohort: Mapping[str, Any], imputed: Mapping[str, Any]
+) -> list[str]:
     """Plain sentences for what a reader should not miss."""
     notes = []
     mutants_before = cohort["mutants"] + cohort["mutants_dropped_by_line_size"]
@@ -53,6 +55,10 @@ def _warnings(validation: Mapping[str, Any], cohort: Mapping[str, Any]) -> list[
             f"{validation['mutants_dropped_without_line_identity']} mutants without gene, allele, "
             "zygosity or centre dropped"
         )
+    for frequency, centres in imputed["centres_missing_whole_frequency"].items():
+        notes.append(
+            f"{frequency} not measured at {', '.join(centres)}: imputed from control baselines"
+        )
     for column in validation["columns_absent"]:
         notes.append(f"column {column!r} absent from the file: treated as missing everywhere")
     for column in CONTINUOUS_METADATA:
@@ -71,6 +77,7 @@ def build_quality_report(
 ) -> dict[str, Any]:
     """One JSON-ready report from the validation summary, the cohort summary, the model-input
     table and the baseline summary."""
+    imputed = imputation_counts(model_input)
     return {
         "source_file": validation["source_file"],
         "layout": validation["layout"],
@@ -102,8 +109,8 @@ def build_quality_report(
             "cleared_by_centre": validation["out_of_range_cleared_by_centre"],
         },
         "missing": {"total": validation["missing"], "by_centre": validation["missing_by_centre"]},
-        "imputed_thresholds": imputation_counts(model_input),
+        "imputed_thresholds": imputed,
         "control_reference": dict(baselines),
         "split": cohort["split"],
-        "warnings": _warnings(validation, cohort),
+        "warnings": _warnings(validation, cohort, imputed),
     }
