@@ -25,6 +25,7 @@ def kedro_project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     for layer in (REPO_ROOT / "data").iterdir():
         if layer.is_dir():
             (tmp_path / "data" / layer.name).mkdir(parents=True)
+    (tmp_path / "src").mkdir()  # bootstrap_project requires it; the package is installed
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("KEDRO_DISABLE_TELEMETRY", "true")
     monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path / 'mlflow.db'}")
