@@ -21,11 +21,13 @@ from audiometric_clustering.impc.schema import (
 
 #: Control thresholds per centre (dB SPL), pure tones then click.
 CONTROL_DB = {"A": [20, 15, 15, 25, 40, 20], "B": [45, 45, 40, 50, 60, 40]}
+#: The overall control median the preprocessor adds back to referenced thresholds.
+REFERENCE_DB = 30.0
 #: Elevation above controls of each planted pattern.
 PATTERNS = {
     "none": [0, 0, 0, 0, 0, 0],
-    "high_frequency": [0, 0, 10, 40, 45, 20],
-    "profound": [60, 60, 60, 60, 55, 60],
+    "high_frequency": [0, 0, 10, 45, 50, 20],
+    "profound": [70, 70, 70, 70, 65, 70],
 }
 
 
@@ -33,7 +35,8 @@ def build_mice(seed: int = 0) -> tuple[pd.DataFrame, np.ndarray]:
     """Mice table plus each mouse's planted pattern name.
 
     Per centre: 20 controls, 6 normal lines, one high-frequency line and one profound line,
-    4 mice each; ~3 dB noise; 30 kHz missing for every 7th mouse.
+    4 mice each; ~3 dB noise; 30 kHz missing for every 7th mouse. Control-referenced
+    features are the elevation plus ``REFERENCE_DB``, as data_processing writes them.
     """
     rng = np.random.default_rng(seed)
     rows, patterns = [], []
@@ -57,7 +60,7 @@ def build_mice(seed: int = 0) -> tuple[pd.DataFrame, np.ndarray]:
                         IS_CONTROL: control,
                         SPLIT: "train" if len(rows) % 5 else "validation",
                         **dict(zip(RAW_ABR, raw, strict=True)),
-                        **dict(zip(ABR_FEATURES, np.clip(elevation, 0, 100), strict=True)),
+                        **dict(zip(ABR_FEATURES, REFERENCE_DB + elevation, strict=True)),
                         **dict.fromkeys(ABR_OBSERVED, 1.0),
                     }
                 )

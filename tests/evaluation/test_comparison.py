@@ -60,7 +60,9 @@ def test_baselines_run_in_their_spaces_and_keep_cluster_counts(mice_and_patterns
     latent = mice[list(ABR_FEATURES)].to_numpy() / 10
     spaces = feature_spaces(mice, latent, latent + 1.0)
     assert not np.isnan(spaces[KMEANS_RAW]).any()
-    labels = all_assignments(spaces, np.zeros(len(mice)), 3, 2, "tied", seed=0, n_init=2)
+    labels = all_assignments(
+        spaces, np.zeros(len(mice)), 3, 2, "tied", seed=0, n_init=2, fit_size=60
+    )
     assert list(labels) == [MODEL, KMEANS_RAW, GMM_REFERENCED, KMEANS_PRETRAINED]
     assert np.unique(labels[KMEANS_RAW]).size == 3
     assert np.unique(labels[GMM_REFERENCED]).size == 2

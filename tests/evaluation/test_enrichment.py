@@ -16,6 +16,7 @@ from audiometric_clustering.evaluation.enrichment import (
     Q_VALUE,
     benjamini_hochberg,
     enriched_lines,
+    hypergeometric_sf,
     line_cluster_enrichment,
     read_gene_list,
     reference_gene_recovery,
@@ -59,20 +60,44 @@ def test_hand_made_p_values_match_closed_form_and_scipy(hand_made):
     assert l1[P_VALUE] == pytest.approx(1 / 12)
     assert l1[P_VALUE] == pytest.approx(hypergeom.sf(3 - 1, 10, 5, 3))
     assert l1[FOLD_ENRICHMENT] == pytest.approx(3 / (3 * 5 / 10))
-    assert _row(hand_made, "L1|a|hom|A", 0)[P_VALUE] == pytest.approx(1.0)
     # Centre B: 2 of its 10 mice in cluster 0, both in L2's 4: C(2,2)C(8,2)/C(10,4) = 2/15.
     assert _row(hand_made, "L2|a|hom|B", 0)[P_VALUE] == pytest.approx(2 / 15)
     assert _row(hand_made, "L2|a|hom|B", 1)[P_VALUE] == pytest.approx(1.0)
 
 
-def test_small_lines_are_background_only(hand_made):
+def test_small_lines_are_background_only_and_empty_pairs_are_left_out(hand_made):
     assert set(hand_made[LINE_ID]) == {"L1|a|hom|A", "L2|a|hom|B"}
-    assert len(hand_made) == 2 * 2
+    # L1 has no mouse in cluster 0: tested (p = 1) but not listed.
+    assert set(zip(hand_made[LINE_ID], hand_made[CLUSTER], strict=True)) == {
+        ("L1|a|hom|A", 1),
+        ("L2|a|hom|B", 0),
+        ("L2|a|hom|B", 1),
+    }
     assert (_row(hand_made, "L1|a|hom|A", 1)[[GENE, CENTRE]] == ["L1", "A"]).all()
 
 
-def test_q_values_are_bh_over_all_tests(hand_made):
-    np.testing.assert_allclose(hand_made[Q_VALUE], benjamini_hochberg(hand_made[P_VALUE]))
+def test_q_values_count_every_test_including_unlisted_ones(hand_made):
+    # All four tests: p = 1/12, 2/15, 1, 1 -> BH: min(4/12, 4 * (2/15) / 2) = 4/15 for both.
+    # Correcting only the three listed rows would give 0.2 instead.
+    q = hand_made.set_index([LINE_ID, CLUSTER])[Q_VALUE]
+    assert q[("L1|a|hom|A", 1)] == pytest.approx(4 / 15)
+    assert q[("L2|a|hom|B", 0)] == pytest.approx(4 / 15)
+    assert q[("L2|a|hom|B", 1)] == pytest.approx(1.0)
+    all_p = np.array([1 / 12, 2 / 15, 1.0, 1.0])
+    assert benjamini_hochberg(all_p)[0] == pytest.approx(4 / 15)
+
+
+def test_hypergeometric_sf_matches_scipy_elementwise():
+    rng = np.random.default_rng(0)
+    population = rng.integers(20, 200, 500)
+    successes = rng.integers(0, 20, 500)
+    draws = rng.integers(1, 12, 500)
+    k = rng.integers(0, 6, 500)
+    np.testing.assert_allclose(
+        hypergeometric_sf(k, population, successes, draws),
+        hypergeom.sf(k - 1, population, successes, draws),
+        rtol=1e-12,
+    )
 
 
 def test_benjamini_hochberg_matches_hand_computation():
@@ -86,7 +111,8 @@ def test_vectorised_table_matches_scalar_scipy_on_random_labels(mice_and_pattern
     mice, _ = mice_and_patterns
     labels = np.random.default_rng(3).integers(0, 5, len(mice))
     table = line_cluster_enrichment(mice, labels, n_clusters=5, min_line_size=3)
-    assert len(table) == mice.loc[mice[LINE_ID] != "", LINE_ID].nunique() * 5
+    assert table[LINE_ID].nunique() == mice.loc[mice[LINE_ID] != "", LINE_ID].nunique()
+    assert (table[LINE_MICE_IN_CLUSTER] > 0).all()
     for row in table.sample(20, random_state=0).itertuples():
         expected = hypergeom.sf(
             row.line_mice_in_cluster - 1, row.centre_mice, row.centre_mice_in_cluster, row.line_mice

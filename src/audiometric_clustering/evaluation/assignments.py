@@ -69,6 +69,7 @@ def all_assignments(
     gmm_covariance: str,
     seed: int,
     n_init: int,
+    fit_size: int,
 ) -> dict[str, np.ndarray]:
     """The model's clusters beside the three baselines fitted on the same mice.
 
@@ -77,11 +78,13 @@ def all_assignments(
     """
     return {
         MODEL: np.asarray(model_labels, dtype=np.int64),
-        KMEANS_RAW: kmeans_labels(spaces[KMEANS_RAW], n_clusters, seed, n_init),
+        KMEANS_RAW: kmeans_labels(spaces[KMEANS_RAW], n_clusters, seed, n_init, fit_size),
         GMM_REFERENCED: gaussian_mixture_labels(
-            spaces[GMM_REFERENCED], gmm_components, gmm_covariance, seed
+            spaces[GMM_REFERENCED], gmm_components, gmm_covariance, seed, fit_size
         ),
-        KMEANS_PRETRAINED: kmeans_labels(spaces[KMEANS_PRETRAINED], n_clusters, seed, n_init),
+        KMEANS_PRETRAINED: kmeans_labels(
+            spaces[KMEANS_PRETRAINED], n_clusters, seed, n_init, fit_size
+        ),
     }
 
 

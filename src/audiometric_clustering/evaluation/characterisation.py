@@ -1,8 +1,10 @@
 """What each cluster sounds like: threshold quartiles per frequency and a descriptive label.
 
-Labels come from the cluster's median control-referenced thresholds (dB above the centre's
-controls), so "normal" means "hears like the controls of its centre" whatever the centre's
-equipment; raw thresholds are summarised beside them for readers who think in dB SPL.
+Labels come from the cluster's median elevation above controls: the control-referenced
+features (threshold - matched control median + overall control median) minus the controls'
+median, i.e. dB above the mouse's own centre's controls. "Normal" then means "hears like the
+controls of its centre" whatever the centre's equipment; raw thresholds are summarised beside
+them for readers who think in dB SPL.
 """
 
 from __future__ import annotations
@@ -12,9 +14,17 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from audiometric_clustering.impc.schema import ABR_FEATURES, ABR_OBSERVED, FREQUENCIES, RAW_ABR
+from audiometric_clustering.impc.schema import (
+    ABR_FEATURES,
+    ABR_OBSERVED,
+    FREQUENCIES,
+    IS_CONTROL,
+    RAW_ABR,
+)
 
 CLUSTER = "cluster"
+RAW = "raw"
+ABOVE_CONTROLS = "above_controls"
 NORMAL = "normal"
 SEVERITIES = ("mild", "moderate", "severe", "profound")
 
@@ -26,12 +36,14 @@ class LabelRules:
     severity_db: lower bound of each severity, applied to the worst frequency band; below
         the "mild" bound a cluster is normal.
     bands: frequency bands, averaged, whose contrast names the shape of a loss.
-    flat_range_db: when the worst and best bands differ by less than this, the loss is flat;
-        otherwise it is named after its worst band (high-, low-, mid-frequency).
+    flat_ratio: the loss is flat when its best band is elevated by at least this fraction of
+        its worst band; otherwise it is named after its worst band (high-, low-, mid-frequency).
+        A ratio, not a dB range, because profound losses hit the no-response ceiling
+        (100 dB SPL) unevenly across frequencies: 75 vs 58 dB is still a flat, profound loss.
     """
 
     severity_db: dict[str, float] = field(
-        default_factory=lambda: {"mild": 10.0, "moderate": 20.0, "severe": 35.0, "profound": 50.0}
+        default_factory=lambda: {"mild": 10.0, "moderate": 25.0, "severe": 40.0, "profound": 55.0}
     )
     bands: dict[str, list[str]] = field(
         default_factory=lambda: {
@@ -40,7 +52,7 @@ class LabelRules:
             "high": ["24kHz", "30kHz"],
         }
     )
-    flat_range_db: float = 15.0
+    flat_ratio: float = 0.5
 
     def __post_init__(self) -> None:
         if list(self.severity_db) != list(SEVERITIES):
@@ -48,21 +60,41 @@ class LabelRules:
         bounds = list(self.severity_db.values())
         if bounds != sorted(bounds):
             raise ValueError(f"severity_db bounds must increase: {self.severity_db}")
+        if not 0.0 < self.flat_ratio <= 1.0:
+            raise ValueError(f"flat_ratio must lie in (0, 1], got {self.flat_ratio}")
         unknown = {f for band in self.bands.values() for f in band} - set(FREQUENCIES)
         if unknown:
             raise ValueError(f"unknown frequencies in bands: {sorted(unknown)}")
 
 
-def threshold_summary(mice: pd.DataFrame, labels: np.ndarray, n_clusters: int) -> pd.DataFrame:
-    """Quartiles of measured thresholds per cluster, scale (raw / referenced) and frequency.
+def elevation_above_controls(mice: pd.DataFrame) -> np.ndarray:
+    """Measured control-referenced thresholds minus the controls' median, NaN where imputed.
 
+    The referenced features keep the dB scale by adding back the overall control median, so
+    subtracting the controls' median puts a typical control at 0 dB. Without controls at a
+    frequency the median of all mice stands in (most mice hear normally).
+    """
+    observed = mice[list(ABR_OBSERVED)].to_numpy() > 0.5
+    measured = np.where(observed, mice[list(ABR_FEATURES)].to_numpy(dtype=float), np.nan)
+    controls = measured[mice[IS_CONTROL].to_numpy(dtype=bool)]
+    has_controls = np.isfinite(controls).any(axis=0)
+    reference = np.full(measured.shape[1], np.nan)
+    everyone = np.isfinite(measured).any(axis=0)
+    reference[everyone] = np.nanmedian(measured[:, everyone], axis=0)
+    reference[has_controls] = np.nanmedian(controls[:, has_controls], axis=0)
+    return measured - reference
+
+
+def threshold_summary(mice: pd.DataFrame, labels: np.ndarray, n_clusters: int) -> pd.DataFrame:
+    """Quartiles of measured thresholds per cluster, scale and frequency.
+
+    Scales: "raw" (dB SPL as measured) and "above_controls" (see ``elevation_above_controls``).
     Imputed values are masked out: they describe the imputer, not the mice. Long format, one
     row per (cluster, scale, frequency) with the number of measured mice.
     """
-    observed = mice[list(ABR_OBSERVED)].to_numpy() > 0.5
     scales = {
-        "raw": mice[list(RAW_ABR)].to_numpy(dtype=float),
-        "referenced": np.where(observed, mice[list(ABR_FEATURES)].to_numpy(dtype=float), np.nan),
+        RAW: mice[list(RAW_ABR)].to_numpy(dtype=float),
+        ABOVE_CONTROLS: elevation_above_controls(mice),
     }
     frames = []
     for scale, values in scales.items():
@@ -82,7 +114,7 @@ def threshold_summary(mice: pd.DataFrame, labels: np.ndarray, n_clusters: int) -
         frames.append(long.reset_index().assign(scale=scale))
     summary = pd.concat(frames, ignore_index=True)
     full = pd.MultiIndex.from_product(
-        [range(n_clusters), ["raw", "referenced"], list(FREQUENCIES)],
+        [range(n_clusters), [RAW, ABOVE_CONTROLS], list(FREQUENCIES)],
         names=[CLUSTER, "scale", "frequency"],
     )
     summary = summary.set_index([CLUSTER, "scale", "frequency"]).reindex(full).reset_index()
@@ -109,7 +141,7 @@ def describe_audiogram(elevation_db: dict[str, float], rules: LabelRules) -> tup
             severity = name
     if severity == NORMAL:
         return NORMAL, ""
-    if worst - min(measured.values()) < rules.flat_range_db:
+    if min(measured.values()) >= rules.flat_ratio * worst:
         return severity, "flat"
     return severity, f"{worst_band}-frequency"
 
@@ -129,8 +161,8 @@ def cluster_labels(
     A hearing-loss cluster is any cluster whose label is not "normal" (nor empty/unknown).
     """
     sizes = np.bincount(np.asarray(labels, dtype=np.int64), minlength=n_clusters)
-    referenced = summary[summary["scale"] == "referenced"]
-    medians = referenced.pivot(index=CLUSTER, columns="frequency", values="median")
+    elevation = summary[summary["scale"] == ABOVE_CONTROLS]
+    medians = elevation.pivot(index=CLUSTER, columns="frequency", values="median")
     rows = []
     for cluster in range(n_clusters):
         if sizes[cluster] == 0:

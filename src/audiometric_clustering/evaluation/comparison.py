@@ -53,7 +53,7 @@ def score_method(
     sample_size, seed = settings.silhouette_sample_size, settings.seed
     hearing_loss = set(cluster_table.loc[cluster_table["hearing_loss"], CLUSTER])
     called = enriched_lines(enrichment, hearing_loss, settings.fdr)
-    tested = set(enrichment[LINE_ID])
+    tested = set(enrichment[LINE_ID].unique())
     row = {
         **cluster_balance(labels),
         **separation_scores(space, labels, sample_size, seed),
@@ -67,8 +67,9 @@ def score_method(
         "enriched_lines": float(len(called)),
     }
     if reference_genes is not None:
-        data_genes = set(mice.loc[mice[LINE_ID] != "", GENE].astype(str))
-        row |= reference_gene_recovery(set(called[GENE].astype(str)), data_genes, reference_genes)
+        data_genes = set(mice.loc[mice[LINE_ID] != "", GENE].astype(str).unique())
+        found = set(called[GENE].astype(str).unique())
+        row |= reference_gene_recovery(found, data_genes, reference_genes)
     if truth is not None:
         row |= truth_scores(truth, labels, tested, set(called[LINE_ID]))
     return row

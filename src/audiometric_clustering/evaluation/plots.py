@@ -12,6 +12,7 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
+from audiometric_clustering.evaluation.characterisation import ABOVE_CONTROLS, RAW
 from audiometric_clustering.evaluation.enrichment import CLUSTER, Q_VALUE
 from audiometric_clustering.impc.schema import CENTRE, FREQUENCIES, GENE, LINE_ID, ZYGOSITY
 
@@ -24,7 +25,7 @@ PLOT_FILES: dict[str, str] = {
     "centre_composition": "centre_composition.png",
 }
 
-_MAX_SCATTER_POINTS = 20_000
+_MAX_SCATTER_POINTS = 10_000
 #: 20 distinct colours: 12 clusters and 11 IMPC centres each get their own.
 _PALETTE = colormaps["tab20"]
 
@@ -111,7 +112,8 @@ def latent_projection(
 
 
 def cluster_audiograms(summary: pd.DataFrame, labels: pd.DataFrame) -> Figure:
-    """Per cluster: median raw threshold with its interquartile band, and the median referenced.
+    """Per cluster: median and interquartile band of raw thresholds and of the elevation
+    above controls (dB; 0 = a typical control).
 
     ``summary`` is ``characterisation.threshold_summary``, ``labels`` its ``cluster_labels``.
     """
@@ -119,21 +121,25 @@ def cluster_audiograms(summary: pd.DataFrame, labels: pd.DataFrame) -> Figure:
     n_columns = min(4, max(len(clusters), 1))
     n_rows = max(1, -(-len(clusters) // n_columns))
     figure = _figure(3.2 * n_columns, 2.6 * n_rows)
-    grid = figure.subplots(n_rows, n_columns, squeeze=False, sharey=True)
+    grid = figure.subplots(n_rows, n_columns, squeeze=False, sharex=True, sharey=True)
     positions = np.arange(len(FREQUENCIES))
-    indexed = summary.set_index([CLUSTER, "scale", "frequency"])
+    indexed = summary.set_index([CLUSTER, "scale", "frequency"]).sort_index()
     for axes, cluster in zip(grid.ravel(), clusters, strict=False):
-        raw = indexed.loc[(cluster, "raw")].reindex(list(FREQUENCIES))
-        referenced = indexed.loc[(cluster, "referenced")].reindex(list(FREQUENCIES))
+        raw = indexed.loc[(cluster, RAW)].reindex(list(FREQUENCIES))
+        elevation = indexed.loc[(cluster, ABOVE_CONTROLS)].reindex(list(FREQUENCIES))
         axes.fill_between(positions, raw["q1"], raw["q3"], alpha=0.3, label="raw IQR")
         axes.plot(positions, raw["median"], marker="o", label="raw median")
-        axes.plot(positions, referenced["median"], linestyle="--", label="vs controls")
+        axes.fill_between(positions, elevation["q1"], elevation["q3"], alpha=0.2, color="C1")
+        axes.plot(
+            positions, elevation["median"], linestyle="--", color="C1", label="above controls"
+        )
+        axes.axhline(0.0, color="grey", linewidth=0.6)
         row = labels.set_index(CLUSTER).loc[cluster]
         axes.set_title(f"C{cluster}: {row['label']} (n={row['n_mice']})", fontsize=8)
         axes.set_xticks(positions, list(FREQUENCIES), fontsize=7)
     for axes in grid.ravel()[len(clusters) :]:
         axes.set_visible(False)
-    grid[0, 0].set_ylabel("threshold (dB)")
+    grid[0, 0].set_ylabel("dB")
     grid[0, 0].legend(fontsize=6)
     return figure
 

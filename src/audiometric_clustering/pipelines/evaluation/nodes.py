@@ -32,7 +32,6 @@ from audiometric_clustering.evaluation.comparison import (
     score_method,
 )
 from audiometric_clustering.evaluation.enrichment import (
-    LINE_MICE_IN_CLUSTER,
     line_cluster_enrichment,
     read_gene_list,
 )
@@ -105,6 +104,7 @@ def cluster_with_baselines(
         gmm_covariance=params["gmm_covariance"],
         seed=seed,
         n_init=params["kmeans_n_init"],
+        fit_size=params["baseline_fit_size"],
     )
     return pd.DataFrame({SPECIMEN_ID: embeddings[SPECIMENS], **labels})
 
@@ -137,14 +137,13 @@ def run_gene_enrichment(
     embeddings: dict[str, np.ndarray],
     params: dict[str, Any],
 ) -> pd.DataFrame:
-    """Centre-matched hypergeometric enrichment per method; rows with no mice are dropped
-    from the saved table (their p is 1) after the q-values were computed over every test."""
-    tables = []
-    for method, n_clusters in _counts(embeddings, params).items():
-        table = line_cluster_enrichment(
+    """Centre-matched hypergeometric enrichment of every method's clusters, BH per method."""
+    tables = [
+        line_cluster_enrichment(
             model_input, assignments[method].to_numpy(), n_clusters, params["min_line_size"]
-        )
-        tables.append(table[table[LINE_MICE_IN_CLUSTER] > 0].assign(**{METHOD: method}))
+        ).assign(**{METHOD: method})
+        for method, n_clusters in _counts(embeddings, params).items()
+    ]
     return _method_first(pd.concat(tables))
 
 
