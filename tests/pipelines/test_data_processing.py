@@ -19,25 +19,17 @@ OUTPUTS = (
 pytestmark = pytest.mark.slow  # real Kedro sessions (MLflow included)
 
 
-@pytest.fixture
-def project(kedro_project: Path) -> Path:
-    """The conftest project copy plus the ``src`` folder that ``bootstrap_project`` insists on
-    (empty: the package itself is imported from the installed checkout)."""
-    (kedro_project / "src").mkdir(exist_ok=True)
-    return kedro_project
+def _report(kedro_project: Path) -> dict:
+    return json.loads((kedro_project / OUTPUTS[3]).read_text())
 
 
-def _report(project: Path) -> dict:
-    return json.loads((project / OUTPUTS[3]).read_text())
-
-
-def test_default_synthetic_export_becomes_the_model_input(run_pipeline, project):
+def test_default_synthetic_export_becomes_the_model_input(run_pipeline, kedro_project):
     export, truth = generate_synthetic_export(1500, seed=5)
-    export.to_csv(project / "data/01_raw/impc_abr_synthetic.csv", index=False)
+    export.to_csv(kedro_project / "data/01_raw/impc_abr_synthetic.csv", index=False)
     run_pipeline("data_processing")
-    model_input = pd.read_parquet(project / OUTPUTS[1])
-    state = json.loads((project / OUTPUTS[2]).read_text())
-    report = _report(project)
+    model_input = pd.read_parquet(kedro_project / OUTPUTS[1])
+    state = json.loads((kedro_project / OUTPUTS[2]).read_text())
+    report = _report(kedro_project)
     assert list(model_input.columns) == list(MODEL_INPUT_COLUMNS)
     assert len(model_input) == report["rows_kept"] == 1500
     assert set(model_input[schema.SPLIT]) == {"train", "validation"}
@@ -50,16 +42,18 @@ def test_default_synthetic_export_becomes_the_model_input(run_pipeline, project)
     ]
 
 
-def test_real_sample_runs_and_reports_the_dropped_small_lines(run_pipeline, project, real_sample):
+def test_real_sample_runs_and_reports_the_dropped_small_lines(
+    run_pipeline, kedro_project, real_sample
+):
     run_pipeline("data_processing", {"raw_abr_path": str(real_sample)})
-    report = _report(project)
+    report = _report(kedro_project)
     assert report["rows_read"] == 1000 and report["controls"] == 248
     assert report["rows_dropped"]["mutants_in_small_lines"] == 749
     assert any("749 of 752 mutants dropped" in note for note in report["warnings"])
-    assert len(pd.read_parquet(project / OUTPUTS[1])) == report["rows_kept"]
+    assert len(pd.read_parquet(kedro_project / OUTPUTS[1])) == report["rows_kept"]
 
 
-def test_a_bad_export_fails_before_writing_anything(run_pipeline, project, tmp_path):
+def test_a_bad_export_fails_before_writing_anything(run_pipeline, kedro_project, tmp_path):
     export, _ = generate_synthetic_export(600, seed=5)
     export.loc[4, schema.SPECIMEN_ID] = export.loc[1, schema.SPECIMEN_ID]
     path = tmp_path / "duplicated.parquet"
@@ -67,4 +61,4 @@ def test_a_bad_export_fails_before_writing_anything(run_pipeline, project, tmp_p
     with pytest.raises(ValueError, match="appear on more than one row") as err:
         run_pipeline("data_processing", {"raw_abr_path": str(path)})
     assert str(path) in str(err.value)
-    assert not any((project / output).exists() for output in OUTPUTS)
+    assert not any((kedro_project / output).exists() for output in OUTPUTS)

@@ -1,4 +1,3 @@
-from pathlib import Path
 
 import pandas as pd
 import pytest
@@ -8,18 +7,12 @@ from audiometric_clustering.impc import schema
 pytestmark = pytest.mark.slow  # real Kedro sessions (MLflow included)
 
 
-@pytest.fixture
-def project(kedro_project: Path) -> Path:
-    """The conftest project copy plus the ``src`` folder that ``bootstrap_project`` insists on
-    (empty: the package itself is imported from the installed checkout)."""
-    (kedro_project / "src").mkdir(exist_ok=True)
-    return kedro_project
-
-
-def test_synthetic_data_writes_the_export_and_its_ground_truth(run_pipeline, project):
+def test_synthetic_data_writes_the_export_and_its_ground_truth(run_pipeline, kedro_project):
     run_pipeline("synthetic_data", {"synthetic": {"n_mice": 1200, "seed": 3}})
-    export = pd.read_csv(project / "data/01_raw/impc_abr_synthetic.csv")
-    truth = pd.read_csv(project / "data/01_raw/impc_abr_synthetic_truth.csv", keep_default_na=False)
+    export = pd.read_csv(kedro_project / "data/01_raw/impc_abr_synthetic.csv")
+    truth = pd.read_csv(
+        kedro_project / "data/01_raw/impc_abr_synthetic_truth.csv", keep_default_na=False
+    )
     assert len(export) == len(truth) == 1200
     assert schema.THRESHOLD_COLUMNS["click"] in export.columns
     assert list(truth.columns) == ["specimen_id", "line_id", "planted_pattern", "affected"]
