@@ -76,7 +76,6 @@ def evaluated(kedro_project: Path) -> tuple[Path, str, pd.DataFrame]:
         }
     )
     truth.to_csv(kedro_project / "data/01_raw/impc_abr_synthetic_truth.csv", index=False)
-    (kedro_project / "src").mkdir()  # bootstrap_project insists on it; the package is installed
     bootstrap_project(kedro_project)
     with KedroSession.create(project_path=kedro_project) as session:
         catalog = session.load_context().catalog
