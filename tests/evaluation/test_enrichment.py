@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -155,3 +157,15 @@ def test_reference_gene_recovery_counts_only_genes_in_data():
         "reference_genes_in_data": 2.0,
         "reference_genes_found": 1.0,
     }
+
+
+GENE_LISTS = Path(__file__).resolve().parents[2] / ".." / "shared" / "data" / "gene_lists"
+
+
+def test_reads_the_shared_bowl2017_reference_list():
+    path = GENE_LISTS / "bowl2017_hearing_loss_genes.txt"
+    if not path.exists():
+        pytest.skip(f"reference gene lists not found at {GENE_LISTS} (../shared is absent)")
+    genes = read_gene_list(str(path))
+    assert len(genes) == 67  # the 67 genes of Bowl et al. 2017
+    assert all(gene.strip() == gene and " " not in gene for gene in genes)
