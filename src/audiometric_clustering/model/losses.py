@@ -1,0 +1,150 @@
+"""The training objectives of ContrastiveVAE-DEC.
+
+Every loss returns a scalar averaged over mice (or over anchors for the line-based losses),
+so that the configured weights compare like with like. Reconstruction terms are negative
+log-likelihoods: squared errors scaled by a fixed noise level for continuous values and
+cross-entropy for categories, summed over a mouse's features.
+
+The two line-based losses take ``group`` and ``n_positives`` from the batch plan instead of
+a B x B label mask: ``group`` numbers the knockout lines inside the batch (each control is a
+group of its own) and ``n_positives`` counts each mouse's line-mates in the batch. Sums over
+positives then become per-group sums, computed in O(B) with ``index_add``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+
+
+def abr_reconstruction_loss(
+    predicted_db: Tensor, target_db: Tensor, observed: Tensor, noise_db: float
+) -> Tensor:
+    """Gaussian NLL of the measured thresholds; imputed ones are masked out.
+
+    Imputed thresholds are guesses, not data: fitting them would teach the decoder the
+    imputation rule. ``noise_db`` is the assumed measurement noise (thresholds come in 5 dB
+    steps), which fixes how much a dB of error weighs against the other terms.
+    """
+    squared = ((predicted_db - target_db) / noise_db).square() * observed
+    return 0.5 * squared.sum(1).mean()
+
+
+def metadata_reconstruction_loss(
+    continuous_hat: Tensor, continuous: Tensor, categorical_logits: Tensor, categorical: Tensor
+) -> Tensor:
+    """Standardised continuous features (unit-variance Gaussian NLL) + categorical cross-entropy.
+
+    Code 0 means "unknown": nothing to reconstruct, so it is ignored rather than predicted.
+    """
+    continuous_term = 0.5 * (continuous_hat - continuous).square().sum(1).mean()
+    cross_entropy = F.cross_entropy(
+        categorical_logits.reshape(-1, categorical_logits.shape[-1]),
+        categorical.reshape(-1),
+        ignore_index=0,
+        reduction="sum",
+    )
+    return continuous_term + cross_entropy / len(categorical)
+
+
+def pca_reconstruction_loss(pca_hat: Tensor, pca_standardised: Tensor) -> Tensor:
+    """Unit-variance Gaussian NLL of the standardised PCA scores (the global audiogram summary)."""
+    return 0.5 * (pca_hat - pca_standardised).square().sum(1).mean()
+
+
+def kl_divergence(mean: Tensor, log_variance: Tensor) -> Tensor:
+    """KL(N(mean, var) || N(0, I)), summed over latent dims: keeps the latent space smooth."""
+    return 0.5 * (mean.square() + log_variance.exp() - 1.0 - log_variance).sum(1).mean()
+
+
+def target_distribution(assignment: Tensor) -> Tensor:
+    """DEC target P = q^2 / f, row-normalised, with f the soft size of each cluster.
+
+    Squaring sharpens confident assignments; dividing by the cluster frequency f stops large
+    clusters from absorbing everything, DEC's main failure on imbalanced data (most mice hear
+    normally). Compute it from a full-data pass, not one batch, so f is the real cluster size.
+    """
+    weight = assignment.square() / assignment.sum(0).clamp_min(1e-12)
+    return weight / weight.sum(1, keepdim=True)
+
+
+def clustering_loss(log_assignment: Tensor, target: Tensor) -> Tensor:
+    """KL(P || Q) per mouse (``batchmean``): pulls soft assignments towards the sharper target."""
+    return F.kl_div(log_assignment, target, reduction="batchmean")
+
+
+def _sum_over_line_mates(values: Tensor, group: Tensor) -> Tensor:
+    """For each row, the sum of ``values`` over its group, itself excluded."""
+    sums = torch.zeros_like(values).index_add_(0, group, values)
+    return sums[group] - values
+
+
+def _mean_over_anchors(per_mouse: Tensor, n_positives: Tensor) -> Tensor:
+    """Average over mice that have a line-mate in the batch; 0 (not NaN) when none has."""
+    anchors = n_positives > 0
+    total = torch.where(anchors, per_mouse, torch.zeros_like(per_mouse)).sum()
+    return total / anchors.sum().clamp_min(1)
+
+
+class _OffDiagonalLogSumExp(torch.autograd.Function):
+    """log sum_{a != i} exp(x_i . x_a / T) for unit-norm rows x: the SupCon denominators.
+
+    Unit rows bound every similarity by 1, so exp((s - 1) / T) <= 1 needs no max pass. The
+    backward uses the symmetry of the B x B matrix to need a single (2d x B) @ (B x B)
+    product, and keeps no other B x B temporaries: this is the O(B^2) part of a joint step.
+    """
+
+    @staticmethod
+    @torch.amp.custom_fwd(device_type="cuda", cast_inputs=torch.float32)
+    def forward(ctx: Any, unit: Tensor, inverse_temperature: float) -> Tensor:
+        shifted = (unit @ unit.T).sub_(1.0).mul_(inverse_temperature).exp_()
+        # clamp: a one-mouse batch has no other mouse (its row is masked out downstream)
+        total = (shifted.sum(1) - shifted.diagonal()).clamp_min(1e-30)
+        ctx.save_for_backward(unit, shifted, total)
+        ctx.inverse_temperature = inverse_temperature
+        return total.log() + inverse_temperature
+
+    @staticmethod
+    @torch.amp.custom_bwd(device_type="cuda")
+    def backward(ctx: Any, grad: Tensor) -> tuple[Tensor, None]:
+        unit, shifted, total = ctx.saved_tensors
+        weight = (grad / total).unsqueeze(1)
+        # d/dx_k = (1/T) [w_k (E x)_k + (E (w x))_k - 2 w_k E_kk x_k], E symmetric
+        stacked = torch.cat([unit, weight * unit], dim=1)
+        products = (stacked.T @ shifted).T
+        e_unit, e_weighted = products.split(unit.shape[1], dim=1)
+        self_term = 2.0 * weight * shifted.diagonal().unsqueeze(1) * unit
+        return (weight * e_unit + e_weighted - self_term) * ctx.inverse_temperature, None
+
+
+def supervised_contrastive_loss(
+    embedding: Tensor, group: Tensor, n_positives: Tensor, temperature: float
+) -> Tensor:
+    """Supervised contrastive loss (SupCon) with mice of the same knockout line as positives.
+
+    Mice sharing a genotype and centre should share a phenotype, so each anchor is pulled
+    towards its line-mates and pushed from every other mouse in the batch (controls act as
+    negatives only). One B x B similarity product gives the denominators; the positive term
+    is sum_p s_ip = e_i . (sum of the line's embeddings - e_i), a per-group sum. Averaged
+    over anchors that have positives, so lineless mice do not dilute it.
+    """
+    normalised = F.normalize(embedding.float(), dim=1)
+    log_denominator = _OffDiagonalLogSumExp.apply(normalised, 1.0 / temperature)
+    positive_sum = (normalised * _sum_over_line_mates(normalised, group)).sum(1) / temperature
+    per_anchor = log_denominator - positive_sum / n_positives.clamp_min(1)
+    return _mean_over_anchors(per_anchor, n_positives)
+
+
+def phenotype_consistency_loss(assignment: Tensor, group: Tensor, n_positives: Tensor) -> Tensor:
+    """Squared distance between a mouse's soft assignment and its line-mates' mean assignment.
+
+    The contrastive loss acts on latent geometry; this one acts on the cluster decision,
+    asking the mice of one line to land in the same cluster. Bounded (at most 2 per mouse),
+    so it cannot overwhelm the other terms; averaged over anchors with line-mates.
+    """
+    assignment = assignment.float()
+    line_mean = _sum_over_line_mates(assignment, group) / n_positives.clamp_min(1).unsqueeze(1)
+    return _mean_over_anchors((assignment - line_mean).square().sum(1), n_positives)

@@ -1,0 +1,282 @@
+"""ContrastiveVAE-DEC as plain torch modules.
+
+Encoder: ABR thresholds as frequency tokens -> frequency attention -> ABR embedding (16);
+categorical embeddings + continuous + PCA features -> metadata embedding (24); both (40)
+-> hidden layers -> mean and log-variance of the latent. The decoder mirrors it back to
+40 dims and splits into ABR, metadata and PCA heads. A Student's-t layer soft-assigns the
+latent means to the cluster centres.
+"""
+
+from __future__ import annotations
+
+from typing import Any, NamedTuple
+
+import torch
+from torch import Tensor, nn
+
+from audiometric_clustering.model.config import ModelConfig
+
+#: Logit given to category slots a column does not have (its vocabulary is shorter than the
+#: longest one); large and finite so that softmax gives them zero without inf arithmetic.
+_ABSENT_CATEGORY_LOGIT = -1.0e4
+
+
+def _mlp(widths: list[int], dropout: float) -> nn.Sequential:
+    """Linear + ReLU per step; dropout only when asked for (a p=0 dropout still costs time)."""
+    layers: list[nn.Module] = []
+    for width_in, width_out in zip(widths[:-1], widths[1:], strict=True):
+        layers += [nn.Linear(width_in, width_out), nn.ReLU()]
+        if dropout > 0:
+            layers.append(nn.Dropout(dropout))
+    return nn.Sequential(*layers)
+
+
+class _TokenAttention(torch.autograd.Function):
+    """softmax(q k^T / sqrt(d)) v across tokens, batch-last: q, k, v are (H, d, T, B).
+
+    With six tokens of width four, standard (B, H, T, d) attention runs as thousands of tiny
+    matrix products and is slow on a CPU; with the batch as the innermost, contiguous axis
+    every operation is a wide vectorised loop. Autograd's generic backward of these broadcast
+    products is several times slower than the closed form below, hence a custom backward.
+    """
+
+    @staticmethod
+    @torch.amp.custom_fwd(device_type="cuda", cast_inputs=torch.float32)
+    def forward(ctx: Any, query: Tensor, key: Tensor, value: Tensor) -> Tensor:
+        scale = query.shape[1] ** -0.5
+        scores = (query.unsqueeze(3) * key.unsqueeze(2)).sum(1).mul_(scale)  # (H, Tq, Tk, B)
+        weights = torch.softmax(scores, dim=2)
+        ctx.save_for_backward(query, key, value, weights)
+        return (weights.unsqueeze(1) * value.unsqueeze(2)).sum(3)  # (H, d, Tq, B)
+
+    @staticmethod
+    @torch.amp.custom_bwd(device_type="cuda")
+    def backward(ctx: Any, grad_out: Tensor) -> tuple[Tensor, Tensor, Tensor]:
+        query, key, value, weights = ctx.saved_tensors
+        scale = query.shape[1] ** -0.5
+        grad_weights = (grad_out.unsqueeze(3) * value.unsqueeze(2)).sum(1)  # (H, Tq, Tk, B)
+        grad_value = (weights.unsqueeze(1) * grad_out.unsqueeze(3)).sum(2)  # (H, d, Tk, B)
+        row_dot = (grad_weights * weights).sum(2, keepdim=True)
+        grad_scores = weights * (grad_weights - row_dot) * scale
+        grad_query = (grad_scores.unsqueeze(1) * key.unsqueeze(2)).sum(3)  # (H, d, Tq, B)
+        grad_key = (grad_scores.unsqueeze(1) * query.unsqueeze(3)).sum(2)  # (H, d, Tk, B)
+        return grad_query, grad_key, grad_value
+
+
+class FrequencyAttention(nn.Module):
+    """Multi-head self-attention across the frequency tokens of one audiogram.
+
+    Each threshold becomes a token: its level and its observed flag projected with weights of
+    its own frequency, plus a learned frequency embedding. Attention lets every frequency see
+    the others, so the block can represent audiogram shape (e.g. high frequencies worse than
+    low) rather than six independent levels. A residual keeps each token's own level.
+
+    Works batch-last: takes (F, B) inputs and returns tokens as (token_dim, F, B).
+    """
+
+    def __init__(self, n_frequencies: int, token_dim: int, heads: int) -> None:
+        super().__init__()
+        self.heads = heads
+        self.level_weight = nn.Parameter(torch.randn(token_dim, n_frequencies, 1))
+        self.observed_weight = nn.Parameter(torch.randn(token_dim, n_frequencies, 1))
+        self.frequency_embedding = nn.Parameter(0.1 * torch.randn(token_dim, n_frequencies, 1))
+        self.qkv = nn.Linear(token_dim, 3 * token_dim)
+        self.out = nn.Linear(token_dim, token_dim)
+
+    def forward(self, level: Tensor, observed: Tensor) -> Tensor:
+        """``level`` and ``observed``: (F, B) in [0, 1]; returns (token_dim, F, B)."""
+        tokens = torch.addcmul(self.frequency_embedding, self.level_weight, level)
+        tokens = torch.addcmul(tokens, self.observed_weight, observed)
+        width, n_tokens, batch = tokens.shape
+        flat = tokens.view(width, n_tokens * batch)
+        qkv = torch.addmm(self.qkv.bias.unsqueeze(1), self.qkv.weight, flat)
+        query, key, value = qkv.view(3, self.heads, width // self.heads, n_tokens, batch).unbind(0)
+        attended = _TokenAttention.apply(query, key, value).reshape(width, n_tokens * batch)
+        update = torch.addmm(self.out.bias.unsqueeze(1), self.out.weight, attended)
+        return tokens + update.view(width, n_tokens, batch)
+
+
+class MetadataEncoder(nn.Module):
+    """Learned embeddings for the categorical codes, joined with continuous and PCA features.
+
+    All columns share one embedding table (each column offset into its own rows), so the
+    lookup is a single gather instead of one per column.
+    """
+
+    def __init__(
+        self,
+        cardinalities: list[int],
+        embedding_dim: int,
+        n_continuous: int,
+        n_pca: int,
+        output_dim: int,
+    ) -> None:
+        super().__init__()
+        self.embedding = nn.Embedding(sum(cardinalities), embedding_dim)
+        offsets = torch.tensor([0, *cardinalities[:-1]]).cumsum(0)
+        self.register_buffer("offsets", offsets, persistent=False)
+        width = len(cardinalities) * embedding_dim + n_continuous + n_pca
+        self.project = nn.Sequential(nn.Linear(width, output_dim), nn.ReLU())
+
+    def forward(self, categorical: Tensor, continuous: Tensor, pca: Tensor) -> Tensor:
+        embedded = self.embedding(categorical + self.offsets).flatten(1)
+        return self.project(torch.cat([embedded, continuous, pca], dim=1))
+
+
+class ClusteringLayer(nn.Module):
+    """Cluster centres in latent space with Student's-t soft assignment (as in DEC).
+
+    The heavy-tailed kernel q_ij ~ (1 + |z_i - mu_j|^2 / alpha)^(-(alpha + 1) / 2) keeps
+    far-away points from dominating the centres, which a Gaussian kernel would not.
+    """
+
+    def __init__(self, n_clusters: int, latent_dim: int, alpha: float) -> None:
+        super().__init__()
+        self.alpha = alpha
+        self.centres = nn.Parameter(torch.randn(n_clusters, latent_dim))
+
+    def log_assignment(self, latent: Tensor) -> Tensor:
+        """log q: (B, K), each row a log-probability vector over the clusters."""
+        squared_distance = (latent.unsqueeze(1) - self.centres).pow(2).sum(-1)
+        logits = torch.log1p(squared_distance / self.alpha).mul(-0.5 * (self.alpha + 1.0))
+        return torch.log_softmax(logits, dim=1)
+
+
+class ModelOutput(NamedTuple):
+    """One forward pass. ``abr`` is in dB; ``pca`` is standardised (see ``standardise_pca``)."""
+
+    mean: Tensor
+    log_variance: Tensor
+    latent: Tensor
+    abr: Tensor
+    continuous: Tensor
+    categorical_logits: Tensor  # (B, n_categorical, max cardinality)
+    pca: Tensor
+    log_assignment: Tensor | None
+
+
+class ContrastiveVAEDEC(nn.Module):
+    """VAE with frequency-attention ABR encoder, metadata embeddings and a DEC clustering layer."""
+
+    def __init__(self, config: ModelConfig) -> None:
+        super().__init__()
+        self.config = config
+        n_freq, token_dim = config.n_frequencies, config.frequency_token_dim
+        joint_width = config.abr_embedding_dim + config.metadata_embedding_dim
+        self.frequency_attention = FrequencyAttention(n_freq, token_dim, config.attention_heads)
+        self.abr_encoder = nn.Linear(n_freq * token_dim, config.abr_embedding_dim)
+        self.metadata_encoder = MetadataEncoder(
+            config.categorical_cardinalities,
+            config.categorical_embedding_dim,
+            config.n_continuous,
+            config.n_pca,
+            config.metadata_embedding_dim,
+        )
+        self.encoder = _mlp([joint_width, *config.hidden_dims], config.dropout)
+        self.to_latent = nn.Linear(config.hidden_dims[-1], 2 * config.latent_dim)
+        self.decoder = _mlp(
+            [config.latent_dim, *reversed(config.hidden_dims), joint_width], config.dropout
+        )
+        n_categorical = len(config.categorical_cardinalities)
+        self.max_cardinality = max(config.categorical_cardinalities, default=1)
+        self.abr_head = nn.Linear(config.abr_embedding_dim, n_freq)
+        # The metadata head: continuous values and one logit row per categorical column.
+        self.continuous_head = nn.Linear(config.metadata_embedding_dim, config.n_continuous)
+        self.categorical_head = nn.Linear(
+            config.metadata_embedding_dim, n_categorical * self.max_cardinality
+        )
+        self.pca_head = nn.Linear(config.metadata_embedding_dim, config.n_pca)
+        self.clustering = ClusteringLayer(
+            config.n_clusters, config.latent_dim, config.student_t_alpha
+        )
+        self.abr_low, abr_high = config.abr_range_db
+        self.abr_span = abr_high - self.abr_low
+        absent = torch.zeros(n_categorical, self.max_cardinality)
+        for column, cardinality in enumerate(config.categorical_cardinalities):
+            absent[column, cardinality:] = _ABSENT_CATEGORY_LOGIT
+        self.register_buffer("absent_category_bias", absent, persistent=False)
+        # Input scaling of the PCA features, fitted on the training mice (set_pca_scaling).
+        self.register_buffer("pca_mean", torch.zeros(config.n_pca))
+        self.register_buffer("pca_scale", torch.ones(config.n_pca))
+
+    def set_pca_scaling(self, pca: Tensor) -> None:
+        """Standardise PCA inputs and targets with these mice's mean and spread.
+
+        The PCA scores come in the units of the features they summarise (tens of dB); without
+        scaling they would dwarf the other inputs and the PCA reconstruction term.
+        """
+        self.pca_mean.copy_(pca.mean(0))
+        self.pca_scale.copy_(pca.std(0).clamp_min(1e-6))
+
+    def standardise_pca(self, pca: Tensor) -> Tensor:
+        return (pca - self.pca_mean) / self.pca_scale
+
+    def check_categorical_codes(self, categorical: Tensor) -> None:
+        """Codes beyond a column's vocabulary would silently read another column's embeddings."""
+        limits = torch.tensor(self.config.categorical_cardinalities, device=categorical.device)
+        if categorical.numel() and (
+            bool((categorical < 0).any()) or bool((categorical >= limits).any())
+        ):
+            highest = categorical.amax(0).tolist()
+            raise ValueError(
+                f"categorical codes out of range: per-column maxima {highest}, cardinalities "
+                f"{self.config.categorical_cardinalities} (codes must be 0..cardinality-1)"
+            )
+
+    def encode(
+        self, abr: Tensor, observed: Tensor, continuous: Tensor, categorical: Tensor, pca: Tensor
+    ) -> tuple[Tensor, Tensor]:
+        """Latent mean and log-variance; ``abr`` in dB, ``pca`` as stored in the table."""
+        level = ((abr - self.abr_low) / self.abr_span).T.contiguous()
+        tokens = self.frequency_attention(level, observed.T.contiguous())
+        abr_embedding = torch.addmm(
+            self.abr_encoder.bias.unsqueeze(1),
+            self.abr_encoder.weight,
+            tokens.view(-1, tokens.shape[-1]),
+        ).T.relu()
+        metadata_embedding = self.metadata_encoder(
+            categorical, continuous, self.standardise_pca(pca)
+        )
+        hidden = self.encoder(torch.cat([abr_embedding, metadata_embedding], dim=1))
+        mean, log_variance = self.to_latent(hidden).chunk(2, dim=1)
+        # Clamped so exp() stays finite in fp16 and the KL cannot explode early in training.
+        return mean, log_variance.clamp(-10.0, 10.0)
+
+    def decode(self, latent: Tensor) -> tuple[Tensor, Tensor, Tensor, Tensor]:
+        """ABR in dB (inside ``abr_range_db``), continuous, categorical logits, standardised PCA."""
+        hidden = self.decoder(latent)
+        abr_hidden, metadata_hidden = hidden.split(
+            [self.config.abr_embedding_dim, self.config.metadata_embedding_dim], dim=1
+        )
+        abr = torch.sigmoid(self.abr_head(abr_hidden)) * self.abr_span + self.abr_low
+        logits = self.categorical_head(metadata_hidden).view(len(latent), -1, self.max_cardinality)
+        return (
+            abr,
+            self.continuous_head(metadata_hidden),
+            logits + self.absent_category_bias,
+            self.pca_head(metadata_hidden),
+        )
+
+    def forward(
+        self,
+        abr: Tensor,
+        observed: Tensor,
+        continuous: Tensor,
+        categorical: Tensor,
+        pca: Tensor,
+        *,
+        sample: bool = True,
+        assign: bool = False,
+    ) -> ModelOutput:
+        """Encode, sample (reparameterisation trick) or take the mean, decode, optionally assign."""
+        mean, log_variance = self.encode(abr, observed, continuous, categorical, pca)
+        latent = (
+            torch.addcmul(mean, torch.randn_like(mean), torch.exp(0.5 * log_variance))
+            if sample
+            else mean
+        )
+        abr_hat, continuous_hat, logits, pca_hat = self.decode(latent)
+        log_assignment = self.clustering.log_assignment(mean) if assign else None
+        return ModelOutput(
+            mean, log_variance, latent, abr_hat, continuous_hat, logits, pca_hat, log_assignment
+        )

@@ -1,0 +1,162 @@
+"""Model-input table -> tensors, and the per-epoch batch plan that keeps knockout lines whole.
+
+Batches are built with numpy once per epoch (no DataLoader): the data is reordered line by
+line with one gather, and each step takes a contiguous slice, which costs nothing.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, fields
+
+import numpy as np
+import pandas as pd
+import torch
+from torch import Tensor
+
+from audiometric_clustering.impc.schema import (
+    ABR_FEATURES,
+    ABR_OBSERVED,
+    CATEGORICAL_FEATURES,
+    CONTINUOUS_FEATURES,
+    IS_CONTROL,
+    LINE_ID,
+    PCA_FEATURES,
+    SPLIT,
+)
+
+TRAIN = "train"
+VALIDATION = "validation"
+
+
+@dataclass(frozen=True)
+class MouseTensors:
+    """The model's inputs for a set of mice, one row per mouse.
+
+    ``line`` holds a code per knockout line (equal codes = same line) and -1 for controls,
+    which never count as anyone's line-mate.
+    """
+
+    abr: Tensor  # (N, 6) float32, dB
+    observed: Tensor  # (N, 6) float32, 1 measured / 0 imputed
+    continuous: Tensor  # (N, 2) float32, standardised
+    categorical: Tensor  # (N, 7) int64 codes, 0 = unknown
+    pca: Tensor  # (N, 2) float32
+    line: Tensor  # (N,) int64
+
+    @classmethod
+    def from_frame(cls, model_input: pd.DataFrame) -> MouseTensors:
+        controls = model_input[IS_CONTROL].to_numpy(dtype=bool)
+        line_codes, _ = pd.factorize(model_input[LINE_ID].astype("str"))
+        line = np.where(controls | (model_input[LINE_ID].astype("str") == ""), -1, line_codes)
+
+        def floats(columns: tuple[str, ...]) -> Tensor:
+            return torch.from_numpy(model_input[list(columns)].to_numpy(dtype=np.float32))
+
+        return cls(
+            abr=floats(ABR_FEATURES),
+            observed=floats(ABR_OBSERVED),
+            continuous=floats(CONTINUOUS_FEATURES),
+            categorical=torch.from_numpy(
+                model_input[list(CATEGORICAL_FEATURES)].to_numpy(dtype=np.int64)
+            ),
+            pca=floats(PCA_FEATURES),
+            line=torch.from_numpy(line.astype(np.int64)),
+        )
+
+    def __len__(self) -> int:
+        return len(self.abr)
+
+    def subset(self, index: np.ndarray | Tensor) -> MouseTensors:
+        """Rows ``index`` (positions or a boolean mask) of every tensor."""
+        index = torch.as_tensor(index)
+        return MouseTensors(**{f.name: getattr(self, f.name)[index] for f in fields(self)})
+
+    def to(self, device: torch.device | str) -> MouseTensors:
+        return MouseTensors(**{f.name: getattr(self, f.name).to(device) for f in fields(self)})
+
+    def slice(self, start: int, stop: int) -> MouseTensors:
+        """Rows start:stop as views (no copy): the per-step batch of a reordered epoch."""
+        return MouseTensors(**{f.name: getattr(self, f.name)[start:stop] for f in fields(self)})
+
+
+def split_tensors(model_input: pd.DataFrame) -> tuple[MouseTensors, MouseTensors]:
+    """Training and validation mice by the table's ``split`` column (lines lie wholly in one)."""
+    tensors = MouseTensors.from_frame(model_input)
+    split = model_input[SPLIT].to_numpy()
+    return tensors.subset(np.flatnonzero(split == TRAIN)), tensors.subset(
+        np.flatnonzero(split == VALIDATION)
+    )
+
+
+@dataclass(frozen=True)
+class BatchPlan:
+    """One epoch's order of mice and its cut into batches.
+
+    ``order`` lists mouse positions line by line; batch b is ``order[bounds[b]:bounds[b+1]]``.
+    ``group`` numbers the lines inside each batch (controls are singletons) and
+    ``n_positives`` is each mouse's number of line-mates in its batch; both follow ``order``.
+    """
+
+    order: np.ndarray
+    bounds: np.ndarray
+    group: np.ndarray
+    n_positives: np.ndarray
+
+    @property
+    def n_batches(self) -> int:
+        return len(self.bounds) - 1
+
+    def batches(self) -> list[tuple[int, int]]:
+        return list(zip(self.bounds[:-1].tolist(), self.bounds[1:].tolist(), strict=True))
+
+
+def plan_batches(
+    line: np.ndarray, batch_size: int, rng: np.random.Generator | None = None
+) -> BatchPlan:
+    """Order mice line by line (P x K batches) and cut at line boundaries.
+
+    With ``rng``, lines (and controls, as single-mouse units) come in random order, and mice
+    in random order within a line; without it the order is fixed (for validation). Batch
+    cuts move back to the start of the line that straddles them, so every line lies whole in
+    one batch and nearly every mutant has its line-mates as contrastive positives. A line
+    longer than a batch is split; ``n_positives`` counts only mates in the same batch.
+    """
+    n_mice = len(line)
+    if n_mice == 0:
+        empty = np.zeros(0, dtype=np.int64)
+        return BatchPlan(empty, np.zeros(1, dtype=np.int64), empty, empty)
+    # Units: every line is one, every control its own (ids above all line codes).
+    unit = np.where(line >= 0, line, line.max(initial=-1) + 1 + np.arange(n_mice))
+    if rng is None:
+        order = np.argsort(unit, kind="stable")
+    else:
+        shuffled = rng.permutation(n_mice)
+        unit_ids, unit_index = np.unique(unit[shuffled], return_inverse=True)
+        unit_rank = rng.permutation(len(unit_ids))[unit_index]
+        order = shuffled[np.argsort(unit_rank, kind="stable")]
+    ordered_unit = unit[order]
+    unit_start = np.flatnonzero(np.r_[True, ordered_unit[1:] != ordered_unit[:-1]])
+    bounds = _cut_at_unit_starts(unit_start, n_mice, batch_size)
+    starts_group = np.zeros(n_mice, dtype=bool)
+    starts_group[unit_start] = True
+    starts_group[bounds[:-1]] = True
+    global_group = np.cumsum(starts_group) - 1
+    batch_of = np.repeat(np.arange(len(bounds) - 1), np.diff(bounds))
+    group = global_group - global_group[bounds[:-1]][batch_of]
+    n_positives = np.bincount(global_group)[global_group] - 1
+    return BatchPlan(order.astype(np.int64), bounds.astype(np.int64), group, n_positives)
+
+
+def _cut_at_unit_starts(unit_start: np.ndarray, n_mice: int, batch_size: int) -> np.ndarray:
+    """Batch bounds: each batch ends at the last unit start that keeps it within batch_size.
+
+    One search per batch (about a hundred per epoch at IMPC scale). A unit longer than a
+    batch is cut at the batch size.
+    """
+    bounds = [0]
+    while bounds[-1] + batch_size < n_mice:
+        limit = bounds[-1] + batch_size
+        cut = int(unit_start[np.searchsorted(unit_start, limit, side="right") - 1])
+        bounds.append(cut if cut > bounds[-1] else limit)
+    bounds.append(n_mice)
+    return np.asarray(bounds, dtype=np.int64)

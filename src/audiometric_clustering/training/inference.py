@@ -1,0 +1,85 @@
+"""Forward passes over whole datasets, in large batches and without autograd."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+from torch import Tensor
+
+from audiometric_clustering.model import ContrastiveVAEDEC
+from audiometric_clustering.training.data import MouseTensors
+
+
+@dataclass(frozen=True)
+class Embedding:
+    """Per mouse: latent mean (N, latent), soft assignment (N, K; rows sum to 1), ABR
+    reconstruction from the latent mean (N, 6; dB)."""
+
+    latent_mean: np.ndarray
+    soft_assignment: np.ndarray
+    abr_reconstruction: np.ndarray
+
+
+def _device_of(model: ContrastiveVAEDEC) -> torch.device:
+    return next(model.parameters()).device
+
+
+def embed(model: ContrastiveVAEDEC, tensors: MouseTensors, batch_size: int = 8192) -> Embedding:
+    """Latent means, cluster probabilities and reconstructed audiograms of every mouse.
+
+    Deterministic (no sampling): the mean is the mouse's position in latent space.
+    """
+    model.check_categorical_codes(tensors.categorical)
+    device, was_training = _device_of(model), model.training
+    parts: list[tuple[Tensor, Tensor, Tensor]] = []
+    model.eval()
+    try:
+        with torch.inference_mode():
+            for start in range(0, len(tensors), batch_size):
+                batch = tensors.slice(start, start + batch_size).to(device)
+                mean, _ = model.encode(
+                    batch.abr, batch.observed, batch.continuous, batch.categorical, batch.pca
+                )
+                assignment = model.clustering.log_assignment(mean).exp()
+                parts.append((mean.float(), assignment.float(), model.decode(mean)[0].float()))
+    finally:
+        model.train(was_training)
+    if not parts:
+        config = model.config
+        empty = np.zeros
+        return Embedding(
+            empty((0, config.latent_dim), np.float32),
+            empty((0, config.n_clusters), np.float32),
+            empty((0, config.n_frequencies), np.float32),
+        )
+    latent, assignment, abr = (
+        torch.cat(column).cpu().numpy() for column in zip(*parts, strict=True)
+    )
+    return Embedding(latent, assignment, abr)
+
+
+def soft_assignment(model: ContrastiveVAEDEC, tensors: MouseTensors, batch_size: int) -> Tensor:
+    """q for every mouse (N, K) on the model's device: the full-data pass behind DEC's target.
+
+    ``tensors`` must already be on the model's device. Encoder and clustering layer only.
+    """
+    was_training = model.training
+    model.eval()
+    try:
+        with torch.inference_mode():
+            parts = [
+                model.clustering.log_assignment(
+                    model.encode(
+                        batch.abr, batch.observed, batch.continuous, batch.categorical, batch.pca
+                    )[0]
+                ).float()
+                for batch in (
+                    tensors.slice(start, start + batch_size)
+                    for start in range(0, len(tensors), batch_size)
+                )
+            ]
+    finally:
+        model.train(was_training)
+    return torch.cat(parts).exp() if parts else torch.zeros(0, model.config.n_clusters)
