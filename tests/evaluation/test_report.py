@@ -6,9 +6,17 @@ import pandas as pd
 from audiometric_clustering.evaluation.report import build_report, data_summary, markdown_table
 
 
-def test_markdown_table_formats_floats_nan_and_pipes():
-    table = markdown_table(pd.DataFrame({"a": [0.123456, np.nan], "b": ["x|y", "z"]}))
-    assert table.splitlines() == ["| a | b |", "|---|---|", "| 0.123 | x\\|y |", "| — | z |"]
+def test_markdown_table_formats_floats_nan_and_escapes_markup():
+    table = markdown_table(
+        pd.DataFrame({"a": [0.123456, np.nan, 2523.0], "b": ["x|y", "z", "Otof<tm1a>"]})
+    )
+    assert table.splitlines() == [
+        "| a | b |",
+        "|---|---|",
+        "| 0.123 | x\\|y |",
+        "| — | z |",
+        "| 2523 | Otof&lt;tm1a&gt; |",
+    ]
 
 
 def test_data_summary_counts(mice_and_patterns):

@@ -73,12 +73,19 @@ def top_enriched_lines(
 
 
 def markdown_table(frame: pd.DataFrame, digits: int = 3) -> str:
-    """A GitHub-flavoured Markdown table; floats rounded, NaN shown as an em dash."""
+    """A GitHub-flavoured Markdown table: counts as integers, other floats to ``digits``
+    significant digits, NaN as an em dash; pipes and angle brackets (IMPC allele symbols
+    such as ``Otof<tm1a(EUCOMM)Wtsi>`` would read as HTML tags) are escaped."""
 
     def cell(value: object) -> str:
         if isinstance(value, float | np.floating):
-            return "—" if math.isnan(value) else f"{value:.{digits}g}"
-        return str(value).replace("|", "\\|")
+            if math.isnan(value):
+                return "—"
+            if float(value).is_integer() and abs(value) < 1e9:
+                return str(int(value))
+            return f"{value:.{digits}g}"
+        text = str(value)
+        return text.replace("|", "\\|").replace("<", "&lt;").replace(">", "&gt;")
 
     header = "| " + " | ".join(str(c) for c in frame.columns) + " |"
     rule = "|" + "|".join("---" for _ in frame.columns) + "|"
