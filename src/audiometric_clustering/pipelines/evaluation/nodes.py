@@ -56,7 +56,7 @@ from audiometric_clustering.training.inference import Embedding, embed
 
 logger = logging.getLogger(__name__)
 
-SPECIMENS = "specimen_id"
+SPECIMENS = SPECIMEN_ID  # npz keys of the latent_embeddings file
 LATENT = "latent_mean"
 SOFT_ASSIGNMENT = "soft_assignment"
 RECONSTRUCTION = "abr_reconstruction"
