@@ -68,7 +68,7 @@ def create_pipeline(**kwargs) -> Pipeline:
                     "pretrained_embeddings",
                     "cluster_labels",
                     "gene_enrichment",
-                    "evaluation_ground_truth",
+                    "synthetic_ground_truth",
                     "params:evaluation",
                     "params:seed",
                 ],
