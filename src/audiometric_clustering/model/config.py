@@ -72,17 +72,17 @@ def model_config_from(
 ) -> ModelConfig:
     """Combine the ``model`` parameters with embedding sizes from the preprocessing vocabularies.
 
-    Vocabularies are keyed by the export column (``sex``, ``phenotyping_center``, ...); the
-    model-input name (``cat_sex``) is accepted too, since both name the same column.
+    Vocabularies are keyed by the model-input column (``cat_sex``, ...); the export column
+    (``sex``) is accepted too, since both name the same variable.
     """
     vocabularies = preprocessor_state["vocabularies"]
     cardinalities = []
-    for export_name, feature_name in zip(CATEGORICAL_METADATA, CATEGORICAL_FEATURES, strict=True):
-        vocabulary = vocabularies.get(export_name, vocabularies.get(feature_name))
+    for feature_name, export_name in zip(CATEGORICAL_FEATURES, CATEGORICAL_METADATA, strict=True):
+        vocabulary = vocabularies.get(feature_name, vocabularies.get(export_name))
         if vocabulary is None:
             raise KeyError(
-                f"preprocessor_state['vocabularies'] has no entry for {export_name!r} "
-                f"(or {feature_name!r}); it has {sorted(vocabularies)}"
+                f"preprocessor_state['vocabularies'] has no entry for {feature_name!r} "
+                f"(or {export_name!r}); it has {sorted(vocabularies)}"
             )
         cardinalities.append(len(vocabulary) + 1)
     return ModelConfig(categorical_cardinalities=cardinalities, **params_model)

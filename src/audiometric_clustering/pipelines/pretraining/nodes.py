@@ -1,0 +1,48 @@
+"""Stage 1 nodes: build the model and pretrain it as a VAE (reconstruction + KL)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pandas as pd
+
+from audiometric_clustering.model import ContrastiveVAEDEC, model_config_from
+from audiometric_clustering.training.data import split_tensors
+from audiometric_clustering.training.engine import (
+    load_resume_state,
+    seed_everything,
+    stage_configuration,
+    train_stage,
+)
+from audiometric_clustering.training.tracking import epoch_logger
+
+STAGE = "pretrain"
+
+
+def pretrain(
+    model_input: pd.DataFrame,
+    preprocessor_state: dict[str, Any],
+    params_model: dict[str, Any],
+    params_pretraining: dict[str, Any],
+    seed: int,
+) -> tuple[dict[str, Any], dict[str, Any], dict[str, list[float]]]:
+    """A fresh ContrastiveVAE-DEC trained on reconstruction + KL.
+
+    Returns the best checkpoint (lowest validation loss), the final one and the per-epoch
+    history; every epoch's metrics also go to MLflow as ``pretrain/<name>``.
+    """
+    settings, objective = stage_configuration(params_pretraining, seed, STAGE, joint=False)
+    train, validation = split_tensors(model_input)
+    seed_everything(seed)
+    model = ContrastiveVAEDEC(model_config_from(params_model, preprocessor_state))
+    model.set_pca_scaling(train.pca)
+    result = train_stage(
+        model,
+        train,
+        validation,
+        settings,
+        objective,
+        on_epoch_end=epoch_logger(STAGE),
+        resume_state=load_resume_state(settings),
+    )
+    return result.best, result.final, result.history

@@ -1,0 +1,143 @@
+"""The ContrastiveVAE-DEC modules: shapes, ranges, attention maths, configuration."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+import torch.nn.functional as F
+
+from audiometric_clustering.impc.schema import CATEGORICAL_FEATURES, CATEGORICAL_METADATA
+from audiometric_clustering.model import ContrastiveVAEDEC, ModelConfig, model_config_from
+from audiometric_clustering.model.network import FrequencyAttention, _TokenAttention
+
+CARDINALITIES = [3, 3, 4, 5, 5, 4, 6]
+
+
+def _inputs(n: int = 32, seed: int = 0) -> tuple[torch.Tensor, ...]:
+    generator = torch.Generator().manual_seed(seed)
+    abr = torch.rand(n, 6, generator=generator) * 100
+    observed = (torch.rand(n, 6, generator=generator) > 0.2).float()
+    continuous = torch.randn(n, 2, generator=generator)
+    categorical = torch.stack(
+        [torch.randint(0, c, (n,), generator=generator) for c in CARDINALITIES], dim=1
+    )
+    pca = torch.randn(n, 2, generator=generator) * 30
+    return abr, observed, continuous, categorical, pca
+
+
+@pytest.fixture
+def model() -> ContrastiveVAEDEC:
+    torch.manual_seed(0)
+    return ContrastiveVAEDEC(ModelConfig(categorical_cardinalities=CARDINALITIES))
+
+
+def test_forward_shapes_and_ranges(model: ContrastiveVAEDEC) -> None:
+    out = model(*_inputs(), sample=True, assign=True)
+    assert out.mean.shape == out.log_variance.shape == out.latent.shape == (32, 10)
+    assert out.abr.shape == (32, 6)
+    assert ((out.abr >= 0) & (out.abr <= 100)).all()
+    assert out.continuous.shape == (32, 2) and out.pca.shape == (32, 2)
+    assert out.categorical_logits.shape == (32, 7, max(CARDINALITIES))
+    assignment = out.log_assignment.exp()
+    assert assignment.shape == (32, 12)
+    torch.testing.assert_close(assignment.sum(1), torch.ones(32))
+
+
+def test_absent_category_slots_get_no_probability(model: ContrastiveVAEDEC) -> None:
+    probabilities = model(*_inputs()).categorical_logits.softmax(-1)
+    for column, cardinality in enumerate(CARDINALITIES):
+        assert probabilities[:, column, cardinality:].sum() < 1e-6
+        torch.testing.assert_close(probabilities[:, column, :cardinality].sum(-1), torch.ones(32))
+
+
+def test_sampling_only_when_asked(model: ContrastiveVAEDEC) -> None:
+    inputs = _inputs()
+    deterministic = model(*inputs, sample=False)
+    sampled = model(*inputs, sample=True)
+    assert torch.equal(deterministic.latent, deterministic.mean)
+    assert not torch.allclose(sampled.latent, sampled.mean)
+    torch.testing.assert_close(sampled.mean, deterministic.mean)
+
+
+def test_student_t_assignment_matches_formula(model: ContrastiveVAEDEC) -> None:
+    latent = torch.randn(5, 10)
+    distances = torch.cdist(latent, model.clustering.centres.detach()) ** 2
+    kernel = 1.0 / (1.0 + distances)  # alpha = 1
+    expected = kernel / kernel.sum(1, keepdim=True)
+    torch.testing.assert_close(model.clustering.log_assignment(latent).exp(), expected)
+
+
+def test_token_attention_equals_standard_attention() -> None:
+    """The batch-last attention is ordinary scaled dot-product attention, with its gradient."""
+    generator = torch.Generator().manual_seed(1)
+    query, key, value = (
+        torch.randn(2, 4, 6, 5, generator=generator, dtype=torch.float64) for _ in range(3)
+    )
+    ours = _TokenAttention.apply(query, key, value)
+    as_standard = [t.permute(3, 0, 2, 1) for t in (query, key, value)]  # (B, H, T, d)
+    reference = F.scaled_dot_product_attention(*as_standard).permute(1, 3, 2, 0)
+    torch.testing.assert_close(ours, reference)
+    small = tuple(t[:, :2, :3, :2].clone().requires_grad_() for t in (query, key, value))
+    assert torch.autograd.gradcheck(_TokenAttention.apply, small)
+
+
+def test_frequency_attention_mixes_information_across_frequencies() -> None:
+    torch.manual_seed(0)
+    block = FrequencyAttention(n_frequencies=6, token_dim=8, heads=2)
+    level, observed = torch.rand(6, 4), torch.ones(6, 4)
+    changed = level.clone()
+    changed[5] += 0.5  # only the click threshold differs
+    difference = (block(changed, observed) - block(level, observed)).abs()
+    assert difference.shape == (8, 6, 4)
+    assert difference[:, :5].sum() > 0  # the other frequencies' tokens see the change
+
+
+def test_gradients_reach_every_parameter(model: ContrastiveVAEDEC) -> None:
+    out = model(*_inputs(), assign=True)
+    loss = sum(t.float().square().mean() for t in out if t is not None)
+    loss.backward()
+    missing = [name for name, p in model.named_parameters() if p.grad is None or not p.grad.any()]
+    assert missing == []
+
+
+def test_out_of_range_codes_are_refused(model: ContrastiveVAEDEC) -> None:
+    abr, observed, continuous, categorical, pca = _inputs()
+    categorical[3, 0] = CARDINALITIES[0]  # one past the first column's vocabulary
+    with pytest.raises(ValueError, match="out of range"):
+        model.check_categorical_codes(categorical)
+
+
+def test_pca_scaling_standardises(model: ContrastiveVAEDEC) -> None:
+    pca = torch.randn(200, 2) * torch.tensor([40.0, 5.0]) + torch.tensor([10.0, -3.0])
+    model.set_pca_scaling(pca)
+    standardised = model.standardise_pca(pca)
+    torch.testing.assert_close(standardised.mean(0), torch.zeros(2), atol=1e-5, rtol=0)
+    torch.testing.assert_close(standardised.std(0), torch.ones(2))
+    assert "pca_mean" in model.state_dict()
+
+
+def test_config_from_parameters_and_vocabularies() -> None:
+    vocabularies = {
+        feature: [f"v{i}" for i in range(size - 1)]
+        for feature, size in zip(CATEGORICAL_FEATURES, CARDINALITIES, strict=True)
+    }
+    config = model_config_from({"n_clusters": 5, "latent_dim": 3}, {"vocabularies": vocabularies})
+    assert config.categorical_cardinalities == CARDINALITIES
+    assert (config.n_clusters, config.latent_dim, config.n_frequencies) == (5, 3, 6)
+    assert ModelConfig.from_dict(config.to_dict()) == config
+    by_export_name = {
+        export: vocabularies[feature]
+        for export, feature in zip(CATEGORICAL_METADATA, CATEGORICAL_FEATURES, strict=True)
+    }
+    assert model_config_from({}, {"vocabularies": by_export_name}) == model_config_from(
+        {}, {"vocabularies": vocabularies}
+    )
+    with pytest.raises(KeyError, match="cat_sex"):
+        model_config_from({}, {"vocabularies": {}})
+
+
+def test_config_rejects_heads_that_do_not_divide_the_token() -> None:
+    with pytest.raises(ValueError, match="divisible"):
+        ModelConfig(
+            categorical_cardinalities=CARDINALITIES, frequency_token_dim=8, attention_heads=3
+        )

@@ -1,0 +1,92 @@
+"""Checkpoints (dicts and the Kedro dataset), embedding, and k-means initialisation."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from sklearn.cluster import KMeans
+
+from audiometric_clustering.io.checkpoint import TorchCheckpointDataset
+from audiometric_clustering.training.checkpoints import (
+    checkpoint_from_model,
+    model_from_checkpoint,
+    save_atomic,
+)
+from audiometric_clustering.training.cluster_init import initialise_centres
+from audiometric_clustering.training.data import MouseTensors, split_tensors
+from audiometric_clustering.training.inference import embed
+from tests.training.stages import new_model
+from tests.training.synthetic_frame import make_model_input
+
+
+@pytest.fixture(scope="module")
+def frame():
+    return make_model_input(200, seed=2)
+
+
+@pytest.fixture
+def model(frame):
+    return new_model(frame, seed=0)
+
+
+def test_dataset_round_trip_is_weights_only(model, tmp_path: Path) -> None:
+    checkpoint = checkpoint_from_model(model, "pretrain", 3, {"val_loss": 1.5})
+    dataset = TorchCheckpointDataset(filepath=str(tmp_path / "nested" / "best.pt"))
+    dataset.save(checkpoint)
+    assert dataset.exists()
+    on_disk = torch.load(tmp_path / "nested" / "best.pt", weights_only=True)
+    assert on_disk["epoch"] == 3 and on_disk["metrics"] == {"val_loss": 1.5}
+    loaded = dataset.load()
+    assert loaded["config"] == model.config.to_dict()
+    for name, tensor in model.state_dict().items():
+        assert torch.equal(loaded["state_dict"][name], tensor)
+
+
+def test_failed_save_keeps_the_previous_file(tmp_path: Path) -> None:
+    path = tmp_path / "last.pt"
+    save_atomic({"epoch": 1}, path)
+    with pytest.raises(Exception):  # noqa: B017 - whatever torch.save raises for a lambda
+        save_atomic({"epoch": 2, "not_saveable": lambda: None}, path)
+    assert torch.load(path, weights_only=True) == {"epoch": 1}
+    assert [p.name for p in tmp_path.iterdir()] == ["last.pt"]  # no temporary file left
+
+
+def test_rebuilt_model_embeds_identically(model, frame) -> None:
+    tensors = MouseTensors.from_frame(frame)
+    rebuilt = model_from_checkpoint(checkpoint_from_model(model, "pretrain", 0, {}))
+    assert not rebuilt.training
+    original, copy = embed(model, tensors), embed(rebuilt, tensors)
+    np.testing.assert_array_equal(original.latent_mean, copy.latent_mean)
+    np.testing.assert_array_equal(original.soft_assignment, copy.soft_assignment)
+
+
+def test_embedding_shapes_ranges_and_batch_independence(model, frame) -> None:
+    tensors = MouseTensors.from_frame(frame)
+    whole = embed(model, tensors)
+    assert whole.latent_mean.shape == (200, 10)
+    assert whole.soft_assignment.shape == (200, 6)
+    np.testing.assert_allclose(whole.soft_assignment.sum(1), 1.0, rtol=1e-5)
+    assert whole.abr_reconstruction.shape == (200, 6)
+    assert whole.abr_reconstruction.min() >= 0 and whole.abr_reconstruction.max() <= 100
+    in_pieces = embed(model, tensors, batch_size=7)
+    np.testing.assert_allclose(in_pieces.latent_mean, whole.latent_mean, rtol=1e-5, atol=1e-6)
+    assert model.training  # embedding leaves the caller's mode alone
+    empty = embed(model, tensors.subset(np.zeros(0, dtype=np.int64)))
+    assert empty.soft_assignment.shape == (0, 6)
+
+
+def test_cluster_init_writes_kmeans_centres(model, frame) -> None:
+    train, _ = split_tensors(frame)
+    summary = initialise_centres(model, train, n_init=4, max_iter=300, seed=0)
+    latent = embed(model, train).latent_mean.astype(np.float64)
+    reference = KMeans(n_clusters=6, n_init=4, max_iter=300, random_state=0).fit(latent)
+    np.testing.assert_allclose(
+        model.clustering.centres.detach().numpy(), reference.cluster_centers_, rtol=1e-5
+    )
+    sizes = [summary[f"cluster_size_{k:02d}"] for k in range(6)]
+    assert sum(sizes) == len(train)
+    assert summary["largest_cluster_share"] == max(sizes) / len(train)
+    assert summary["inertia"] == pytest.approx(reference.inertia_, rel=1e-6)

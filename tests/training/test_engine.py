@@ -1,0 +1,183 @@
+"""The stage loop: learning, schedule, early stopping, reproducibility, resuming, collapse."""
+
+from __future__ import annotations
+
+import io
+import logging
+import math
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from audiometric_clustering.training.checkpoints import model_from_checkpoint
+from audiometric_clustering.training.data import MouseTensors
+from audiometric_clustering.training.engine import Objective, stage_configuration
+from audiometric_clustering.training.inference import embed
+from tests.training import stages
+from tests.training.stages import initialise, joint, pretrain
+from tests.training.synthetic_frame import make_model_input
+
+
+@pytest.fixture(scope="module")
+def frame():
+    return make_model_input(600, seed=0)
+
+
+@pytest.fixture(scope="module")
+def pretrained(frame):
+    return pretrain(frame, seed=3, epochs=6)
+
+
+def _weights_only(checkpoint: dict) -> dict:
+    buffer = io.BytesIO()
+    torch.save(checkpoint, buffer)
+    buffer.seek(0)
+    return torch.load(buffer, weights_only=True)
+
+
+def _without_timing(history: dict) -> dict:
+    return {name: values for name, values in history.items() if name != "epoch_seconds"}
+
+
+def test_pretraining_learns_on_a_cosine_schedule(pretrained) -> None:
+    history = pretrained.history
+    assert history["epoch"] == [0.0, 1.0, 2.0, 3.0, 4.0, 5.0]
+    assert history["val_loss"][-1] < history["val_loss"][0]
+    assert {"loss_abr", "loss_metadata", "loss_pca", "loss_kl", "val_loss_kl", "lr"} <= set(history)
+    expected_lr = [1e-6 + (1e-3 - 1e-6) * (1 + math.cos(math.pi * e / 6)) / 2 for e in range(6)]
+    np.testing.assert_allclose(history["lr"], expected_lr, rtol=1e-6)
+    best_epoch = int(np.argmin(history["val_loss"]))
+    assert pretrained.best["epoch"] == best_epoch
+    assert pretrained.best["metrics"]["val_loss"] == min(history["val_loss"])
+    assert pretrained.final["epoch"] == 5
+
+
+def test_checkpoints_are_plain_and_weights_only_loadable(pretrained) -> None:
+    loaded = _weights_only(pretrained.best)
+    assert set(loaded) == {"stage", "epoch", "config", "state_dict", "metrics"}
+    assert loaded["stage"] == "pretrain"
+    assert all(t.device.type == "cpu" for t in loaded["state_dict"].values())
+    model_from_checkpoint(loaded)  # strict load: every weight present
+
+
+def test_same_seed_gives_identical_clusters_on_cpu(frame) -> None:
+    def assignments(seed: int) -> tuple[np.ndarray, dict]:
+        pretrained = pretrain(frame, seed)
+        trained = joint(frame, initialise(frame, pretrained.best, seed), seed)
+        model = model_from_checkpoint(trained.final)
+        return embed(model, MouseTensors.from_frame(frame)).soft_assignment, trained.final
+
+    first, first_checkpoint = assignments(seed=11)
+    second, second_checkpoint = assignments(seed=11)
+    np.testing.assert_array_equal(first.argmax(1), second.argmax(1))
+    np.testing.assert_array_equal(first, second)
+    for name, tensor in first_checkpoint["state_dict"].items():
+        assert torch.equal(tensor, second_checkpoint["state_dict"][name]), name
+    other, _ = assignments(seed=12)
+    assert not np.array_equal(first, other)
+
+
+def test_early_stopping_when_validation_stalls(frame) -> None:
+    frozen = {"learning_rate": 0.0, "min_learning_rate": 0.0}
+    result = pretrain(frame, seed=0, epochs=10, early_stopping_patience=2, **frozen)
+    assert result.history["epoch"] == [0.0, 1.0, 2.0]  # epoch 0 best, two more without gain
+    assert result.best["epoch"] == 0
+
+
+def test_resume_continues_an_interrupted_stage_exactly(frame, tmp_path: Path) -> None:
+    last = tmp_path / "last_pretrain.pt"
+    params = {"epochs": 4, "last_checkpoint_path": str(last)}
+    uninterrupted = pretrain(frame, seed=5, **params)
+
+    def crash_after_second_epoch(epoch: int, metrics: dict) -> None:
+        if epoch == 1:
+            raise KeyboardInterrupt
+
+    settings, objective = stage_configuration({**stages.FAST, **params}, 5, "pretrain", joint=False)
+    model = stages.new_model(frame, 5)
+    with pytest.raises(KeyboardInterrupt):
+        stages.train_stage(
+            model, *stages.split_tensors(frame), settings, objective, crash_after_second_epoch
+        )
+    state = torch.load(last, weights_only=True)
+    assert state["epoch"] == 1 and "optimizer" in state and not state["progress"]["completed"]
+
+    resumed = stages.train_stage(
+        stages.new_model(frame, 99),  # different start: everything must come from the file
+        *stages.split_tensors(frame),
+        settings,
+        objective,
+        resume_state=state,
+    )
+    assert _without_timing(resumed.history) == _without_timing(uninterrupted.history)
+    for name, tensor in uninterrupted.final["state_dict"].items():
+        assert torch.equal(tensor, resumed.final["state_dict"][name]), name
+
+    completed = stages.train_stage(
+        stages.new_model(frame, 99),
+        *stages.split_tensors(frame),
+        settings,
+        objective,
+        resume_state=torch.load(last, weights_only=True),
+    )
+    assert _without_timing(completed.history) == _without_timing(uninterrupted.history)
+
+
+def test_joint_stage_measures_clusters_and_warns_on_collapse(frame, pretrained, caplog) -> None:
+    initialised = initialise(frame, pretrained.best, seed=0)
+    with caplog.at_level(logging.WARNING):
+        result = joint(frame, initialised, seed=0, epochs=3, max_cluster_share=0.01)
+    history = result.history
+    sizes = [history[f"cluster_size_{k:02d}"] for k in range(6)]
+    n_train = sum(size[0] for size in sizes)
+    assert all(sum(size[epoch] for size in sizes) == n_train for epoch in range(3))
+    for name in ("loss_clustering", "loss_contrastive", "loss_phenotype_consistency"):
+        assert all(value > 0 for value in history[name]), name
+    assert {"assignment_entropy", "largest_cluster_share", "clusters_used"} <= set(history)
+    assert 0 < history["assignment_entropy"][-1] <= math.log(6) + 1e-6
+    assert "collapsed" in caplog.text and "sizes [" in caplog.text
+
+
+def test_on_epoch_end_gets_every_metric(frame, pretrained) -> None:
+    calls: list[tuple[int, dict]] = []
+    initialised = initialise(frame, pretrained.best, seed=0)
+    settings, objective = stage_configuration(
+        {"epochs": 2, **stages.FAST, **stages.JOINT}, 0, "joint", joint=True
+    )
+    stages.train_stage(
+        model_from_checkpoint(initialised),
+        *stages.split_tensors(frame),
+        settings,
+        objective,
+        on_epoch_end=lambda epoch, metrics: calls.append((epoch, metrics)),
+    )
+    assert [epoch for epoch, _ in calls] == [0, 1]
+    assert {"val_loss", "lr", "loss_clustering", "cluster_size_05", "assignment_entropy"} <= set(
+        calls[0][1]
+    )
+
+
+def test_cluster_weights_warm_up() -> None:
+    _, objective = stage_configuration(
+        {"epochs": 1, "warmup_epochs": 4, "loss_weights": {"clustering": 1.0, "contrastive": 0.5}},
+        0,
+        "joint",
+        joint=True,
+    )
+    assert objective.terms[-3:] == ("clustering", "contrastive", "phenotype_consistency")
+    assert objective.term_weights(0) == [2.0, 1.0, 1.5, 1.0, 0.25, 0.125, 0.0]
+    assert objective.term_weights(3) == objective.term_weights(None)
+    assert objective.term_weights(None)[4:6] == [1.0, 0.5]
+    assert Objective(stage="pretrain", weights=objective.weights).terms == (
+        "abr",
+        "metadata",
+        "pca",
+        "kl",
+    )
+
+
+def test_unknown_parameters_are_refused() -> None:
+    with pytest.raises(ValueError, match="epoch"):
+        stage_configuration({"epoch": 3}, 0, "pretrain", joint=False)
