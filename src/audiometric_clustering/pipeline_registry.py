@@ -3,20 +3,28 @@
 Explicit registration (not ``find_pipelines``) keeps ``kedro run --pipeline full_training``
 working: Kedro 1.7 imports only the folder named by ``--pipeline`` when pipelines are found
 by folder, and ``full_training`` is the sum of the stage pipelines, not a folder of its own.
+
+``full_training`` is wrapped by kedro-mlflow's ``pipeline_ml_factory``: when it finishes, the
+prediction part of ``inference`` is logged to its MLflow run as a model (``inference_model``)
+whose ``predict`` takes raw export rows. The stages are summed as plain pipelines first and
+wrapped only here, because a wrapped pipeline demotes itself when added to others.
 """
 
 from __future__ import annotations
 
 from kedro.pipeline import Pipeline
+from kedro_mlflow.pipeline import pipeline_ml_factory
 
 from audiometric_clustering.pipelines import (
     cluster_init,
     data_processing,
     evaluation,
+    inference,
     joint_training,
     pretraining,
     synthetic_data,
 )
+from audiometric_clustering.pipelines.inference.pipeline import NEW_EXPORT, mlflow_model_kwargs
 
 
 def register_pipelines() -> dict[str, Pipeline]:
@@ -27,11 +35,18 @@ def register_pipelines() -> dict[str, Pipeline]:
         "cluster_init": cluster_init.create_pipeline(),
         "joint_training": joint_training.create_pipeline(),
         "evaluation": evaluation.create_pipeline(),
+        "inference_reference": inference.create_reference_pipeline(),
     }
-    full_training = sum(stages.values(), Pipeline([]))
+    full_training = pipeline_ml_factory(
+        training=sum(stages.values(), Pipeline([])),
+        inference=inference.create_prediction_pipeline(),
+        input_name=NEW_EXPORT,
+        log_model_kwargs=mlflow_model_kwargs(),
+    )
     return {
         "synthetic_data": synthetic_data.create_pipeline(),
         **stages,
         "full_training": full_training,
         "__default__": full_training,
+        "inference": inference.create_pipeline(),
     }
