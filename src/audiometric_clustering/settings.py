@@ -10,6 +10,10 @@ from datetime import datetime
 
 from kedro.config import OmegaConfigLoader
 
+from audiometric_clustering.hooks import StageTimingHook
+
+HOOKS = (StageTimingHook(),)
+
 
 def _run_name() -> str:
     """MLflow run name: a sortable timestamp and the host, as the training guide lays out."""
