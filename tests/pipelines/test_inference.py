@@ -107,6 +107,8 @@ def _model_uri(project: Path) -> str:
         filter_string=f"name = '{INFERENCE_MODEL}'",
         output_format="list",
     )
+    command = mlflow.get_run(model.source_run_id).data.tags["kedro_command"]
+    assert "full_training" in command  # logged by the training run itself
     return f"runs:/{model.source_run_id}/{INFERENCE_MODEL}"
 
 
