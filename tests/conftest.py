@@ -39,6 +39,7 @@ def run_pipeline(kedro_project: Path):
     Call as ``run_pipeline("data_processing", {"synthetic": {"n_mice": 2000}})``; runtime
     params must be nested dicts (Kedro ignores dotted keys given from Python).
     """
+    import mlflow
     from kedro.framework.session import KedroSession
     from kedro.framework.startup import bootstrap_project
 
@@ -47,7 +48,12 @@ def run_pipeline(kedro_project: Path):
         with KedroSession.create(
             project_path=kedro_project, runtime_params=params or {}
         ) as session:
-            return session.run(pipeline_names=[pipeline])
+            outputs = session.run(pipeline_names=[pipeline])
+        # kedro-mlflow ends its run in the store, but MLflow's fluent API in this process
+        # may still hold it as active; the next session would then log into it.
+        while mlflow.active_run():
+            mlflow.end_run()
+        return outputs
 
     return run
 

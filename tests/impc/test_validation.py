@@ -100,6 +100,12 @@ def test_no_controls_fails(synthetic_export):
     _fails(frame, "no usable control mice")
 
 
+def test_new_mice_without_controls_pass_when_controls_are_not_required(synthetic_export):
+    frame = synthetic_export.loc[synthetic_export[schema.SAMPLE_GROUP] == "experimental"]
+    clean, _ = _validate(frame, n_clusters=0, min_line_size=1, require_controls=False)
+    assert len(clean) == len(frame)
+
+
 def test_fewer_usable_mice_than_clusters_fails():
     frame = export(mice(3, control=True), mice(3, gene="A"), mice(2, gene="B"))
     _fails(frame, "only 6 usable mice", "for 12 clusters")

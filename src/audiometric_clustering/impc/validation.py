@@ -196,10 +196,10 @@ def _per_centre(frame: pd.DataFrame, mask: pd.DataFrame) -> dict[str, dict[str, 
 
 
 def _check_enough_mice(
-    usable: pd.DataFrame, source: str, n_clusters: int, min_line_size: int
+    usable: pd.DataFrame, source: str, n_clusters: int, min_line_size: int, require_controls: bool
 ) -> None:
     """Controls to reference against, and at least one modelled mouse per cluster."""
-    if not is_control(usable).any():
+    if require_controls and not is_control(usable).any():
         raise export_error(
             source,
             "no usable control mice",
@@ -225,6 +225,7 @@ def validate_export(
     min_line_size: int,
     plausible_range_db: tuple[float, float] = (-20.0, 130.0),
     max_out_of_range_share: float = 0.01,
+    require_controls: bool = True,
 ) -> tuple[pd.DataFrame, dict[str, Any]]:
     """Check an export read by :func:`~audiometric_clustering.impc.readers.read_export`.
 
@@ -233,6 +234,9 @@ def validate_export(
     Raises :class:`InvalidExportError` for an empty file, a missing required column, text in a
     numeric column, many implausible thresholds, missing or duplicate specimen ids, an unknown
     sample group, no controls, or fewer usable mice than ``n_clusters``.
+
+    ``require_controls=False`` is for new mice to assign to a trained model: their baselines
+    can come from the training controls of each centre instead.
     """
     source = source_of(frame)
     _check_not_empty(frame, source)
@@ -260,7 +264,7 @@ def validate_export(
     no_identity = ~control & clean[list(LINE_ID_PARTS)].isna().any(axis=1)
     usable = clean.loc[~no_thresholds & ~no_identity].reset_index(drop=True)
 
-    _check_enough_mice(usable, source, n_clusters, min_line_size)
+    _check_enough_mice(usable, source, n_clusters, min_line_size, require_controls)
 
     summary = {
         "source_file": source,

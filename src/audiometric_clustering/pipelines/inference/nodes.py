@@ -105,6 +105,7 @@ def validate_new_mice(raw_abr_export: pd.DataFrame, params: dict[str, Any]) -> p
         raw_abr_export,
         n_clusters=0,
         min_line_size=1,
+        require_controls=False,
         plausible_range_db=tuple(params["plausible_range_db"]),
         max_out_of_range_share=float(params["max_out_of_range_share"]),
     )
