@@ -22,6 +22,7 @@ def test_from_frame_follows_the_contract(frame) -> None:
     assert tensors.abr.dtype == torch.float32 and tensors.abr.shape == (300, 6)
     assert tensors.categorical.dtype == torch.int64 and tensors.categorical.shape == (300, 7)
     assert tensors.continuous.shape == tensors.pca.shape == (300, 2)
+    assert tensors.abr.is_contiguous() and tensors.categorical.is_contiguous()  # cheap slices
     np.testing.assert_array_equal(
         tensors.abr.numpy(), frame[list(ABR_FEATURES)].to_numpy(np.float32)
     )

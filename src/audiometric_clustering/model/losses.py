@@ -92,32 +92,37 @@ def _mean_over_anchors(per_mouse: Tensor, n_positives: Tensor) -> Tensor:
 class _OffDiagonalLogSumExp(torch.autograd.Function):
     """log sum_{a != i} exp(x_i . x_a / T) for unit-norm rows x: the SupCon denominators.
 
-    Unit rows bound every similarity by 1, so exp((s - 1) / T) <= 1 needs no max pass. The
-    backward uses the symmetry of the B x B matrix to need a single (2d x B) @ (B x B)
-    product, and keeps no other B x B temporaries: this is the O(B^2) part of a joint step.
+    Unit rows bound every exponent by 1/T, so exp needs no max shift for T >= 0.02 (see
+    ``MIN_TEMPERATURE``); the diagonal is zeroed rather than subtracted, so no precision is
+    lost to cancellation. The backward uses the symmetry of the B x B matrix E to need one
+    (2d x B) @ (B x B) product and no other B x B temporary: this is the O(B^2) part of a
+    joint step.
     """
 
     @staticmethod
     @torch.amp.custom_fwd(device_type="cuda", cast_inputs=torch.float32)
     def forward(ctx: Any, unit: Tensor, inverse_temperature: float) -> Tensor:
-        shifted = (unit @ unit.T).sub_(1.0).mul_(inverse_temperature).exp_()
+        pair_exp = ((unit * inverse_temperature) @ unit.T).exp_()
+        pair_exp.diagonal().zero_()
         # clamp: a one-mouse batch has no other mouse (its row is masked out downstream)
-        total = (shifted.sum(1) - shifted.diagonal()).clamp_min(1e-30)
-        ctx.save_for_backward(unit, shifted, total)
+        total = pair_exp.sum(1).clamp_min(1e-30)
+        ctx.save_for_backward(unit, pair_exp, total)
         ctx.inverse_temperature = inverse_temperature
-        return total.log() + inverse_temperature
+        return total.log()
 
     @staticmethod
     @torch.amp.custom_bwd(device_type="cuda")
     def backward(ctx: Any, grad: Tensor) -> tuple[Tensor, None]:
-        unit, shifted, total = ctx.saved_tensors
+        unit, pair_exp, total = ctx.saved_tensors
         weight = (grad / total).unsqueeze(1)
-        # d/dx_k = (1/T) [w_k (E x)_k + (E (w x))_k - 2 w_k E_kk x_k], E symmetric
+        # d/dx_k = (1/T) [w_k (E x)_k + (E (w x))_k], E symmetric with a zero diagonal
         stacked = torch.cat([unit, weight * unit], dim=1)
-        products = (stacked.T @ shifted).T
-        e_unit, e_weighted = products.split(unit.shape[1], dim=1)
-        self_term = 2.0 * weight * shifted.diagonal().unsqueeze(1) * unit
-        return (weight * e_unit + e_weighted - self_term) * ctx.inverse_temperature, None
+        e_unit, e_weighted = (stacked.T @ pair_exp).T.split(unit.shape[1], dim=1)
+        return (weight * e_unit + e_weighted) * ctx.inverse_temperature, None
+
+
+#: Below this temperature exp(1/T) could overflow float32 in the SupCon denominators.
+MIN_TEMPERATURE = 0.02
 
 
 def supervised_contrastive_loss(
@@ -131,6 +136,8 @@ def supervised_contrastive_loss(
     is sum_p s_ip = e_i . (sum of the line's embeddings - e_i), a per-group sum. Averaged
     over anchors that have positives, so lineless mice do not dilute it.
     """
+    if temperature < MIN_TEMPERATURE:
+        raise ValueError(f"contrastive temperature must be >= {MIN_TEMPERATURE}, got {temperature}")
     normalised = F.normalize(embedding.float(), dim=1)
     log_denominator = _OffDiagonalLogSumExp.apply(normalised, 1.0 / temperature)
     positive_sum = (normalised * _sum_over_line_mates(normalised, group)).sum(1) / temperature

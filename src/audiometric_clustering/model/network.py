@@ -31,35 +31,50 @@ def _mlp(widths: list[int], dropout: float) -> nn.Sequential:
     return nn.Sequential(*layers)
 
 
+def _contract(left: Tensor, right: Tensor, axis: int) -> Tensor:
+    """sum over k of left[..., k, ...] * right[..., k, ...], looping over the short axis.
+
+    Accumulating one slice at a time keeps every temporary the size of the result (which
+    stays in cache) instead of materialising the full broadcast product.
+    """
+    total = left.select(axis, 0) * right.select(axis, 0)
+    for index in range(1, left.shape[axis]):
+        total.addcmul_(left.select(axis, index), right.select(axis, index))
+    return total
+
+
 class _TokenAttention(torch.autograd.Function):
     """softmax(q k^T / sqrt(d)) v across tokens, batch-last: q, k, v are (H, d, T, B).
 
     With six tokens of width four, standard (B, H, T, d) attention runs as thousands of tiny
     matrix products and is slow on a CPU; with the batch as the innermost, contiguous axis
-    every operation is a wide vectorised loop. Autograd's generic backward of these broadcast
-    products is several times slower than the closed form below, hence a custom backward.
+    every operation is a wide vectorised loop over mice. The contractions over the head
+    width and over tokens loop over those short axes (see ``_contract``); the backward is
+    written out because autograd's generic one for these broadcasts is twice as slow.
     """
 
     @staticmethod
     @torch.amp.custom_fwd(device_type="cuda", cast_inputs=torch.float32)
     def forward(ctx: Any, query: Tensor, key: Tensor, value: Tensor) -> Tensor:
         scale = query.shape[1] ** -0.5
-        scores = (query.unsqueeze(3) * key.unsqueeze(2)).sum(1).mul_(scale)  # (H, Tq, Tk, B)
+        # scores[h, i, j, b] = sum_d q[h, d, i, b] k[h, d, j, b]
+        scores = _contract(query.unsqueeze(3), key.unsqueeze(2), axis=1).mul_(scale)
         weights = torch.softmax(scores, dim=2)
         ctx.save_for_backward(query, key, value, weights)
-        return (weights.unsqueeze(1) * value.unsqueeze(2)).sum(3)  # (H, d, Tq, B)
+        # out[h, d, i, b] = sum_j w[h, i, j, b] v[h, d, j, b]
+        return _contract(weights.unsqueeze(1), value.unsqueeze(2), axis=3)
 
     @staticmethod
     @torch.amp.custom_bwd(device_type="cuda")
     def backward(ctx: Any, grad_out: Tensor) -> tuple[Tensor, Tensor, Tensor]:
         query, key, value, weights = ctx.saved_tensors
         scale = query.shape[1] ** -0.5
-        grad_weights = (grad_out.unsqueeze(3) * value.unsqueeze(2)).sum(1)  # (H, Tq, Tk, B)
-        grad_value = (weights.unsqueeze(1) * grad_out.unsqueeze(3)).sum(2)  # (H, d, Tk, B)
+        grad_weights = _contract(grad_out.unsqueeze(3), value.unsqueeze(2), axis=1)
+        grad_value = _contract(weights.unsqueeze(1), grad_out.unsqueeze(3), axis=2)
         row_dot = (grad_weights * weights).sum(2, keepdim=True)
         grad_scores = weights * (grad_weights - row_dot) * scale
-        grad_query = (grad_scores.unsqueeze(1) * key.unsqueeze(2)).sum(3)  # (H, d, Tq, B)
-        grad_key = (grad_scores.unsqueeze(1) * query.unsqueeze(3)).sum(2)  # (H, d, Tk, B)
+        grad_query = _contract(grad_scores.unsqueeze(1), key.unsqueeze(2), axis=3)
+        grad_key = _contract(grad_scores.unsqueeze(1), query.unsqueeze(3), axis=2)
         return grad_query, grad_key, grad_value
 
 
@@ -119,7 +134,9 @@ class MetadataEncoder(nn.Module):
         self.project = nn.Sequential(nn.Linear(width, output_dim), nn.ReLU())
 
     def forward(self, categorical: Tensor, continuous: Tensor, pca: Tensor) -> Tensor:
-        embedded = self.embedding(categorical + self.offsets).flatten(1)
+        # index_select: same lookup as the module call, with a backward twice as fast on CPU
+        rows = (categorical + self.offsets).reshape(-1)
+        embedded = self.embedding.weight.index_select(0, rows).view(len(categorical), -1)
         return self.project(torch.cat([embedded, continuous, pca], dim=1))
 
 

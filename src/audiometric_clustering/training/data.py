@@ -49,17 +49,16 @@ class MouseTensors:
         line_codes, _ = pd.factorize(model_input[LINE_ID].astype("str"))
         line = np.where(controls | (model_input[LINE_ID].astype("str") == ""), -1, line_codes)
 
-        def floats(columns: tuple[str, ...]) -> Tensor:
-            return torch.from_numpy(model_input[list(columns)].to_numpy(dtype=np.float32))
+        def columns(names: tuple[str, ...], dtype: type) -> Tensor:
+            # a row-major copy: pandas may hand out read-only or column-major arrays
+            return torch.from_numpy(np.array(model_input[list(names)].to_numpy(dtype), order="C"))
 
         return cls(
-            abr=floats(ABR_FEATURES),
-            observed=floats(ABR_OBSERVED),
-            continuous=floats(CONTINUOUS_FEATURES),
-            categorical=torch.from_numpy(
-                model_input[list(CATEGORICAL_FEATURES)].to_numpy(dtype=np.int64)
-            ),
-            pca=floats(PCA_FEATURES),
+            abr=columns(ABR_FEATURES, np.float32),
+            observed=columns(ABR_OBSERVED, np.float32),
+            continuous=columns(CONTINUOUS_FEATURES, np.float32),
+            categorical=columns(CATEGORICAL_FEATURES, np.int64),
+            pca=columns(PCA_FEATURES, np.float32),
             line=torch.from_numpy(line.astype(np.int64)),
         )
 

@@ -190,8 +190,9 @@ def thread_count(n_threads: int) -> Iterator[None]:
 
 
 @dataclass(frozen=True)
-class _PlanTensors:
-    """A batch plan's per-mouse tensors on the device, in epoch order."""
+class EpochBatches:
+    """One epoch's batch plan with its per-mouse tensors on the device, in epoch order;
+    batch b is rows ``plan.bounds[b]:plan.bounds[b + 1]`` of each."""
 
     data: MouseTensors
     group: Tensor
@@ -222,7 +223,6 @@ class StageTrainer:
         self.mixed_precision = settings.mixed_precision and self.device.type == "cuda"
         self.model = model.to(self.device)
         self.train_data, self.validation_data = train.to(self.device), validation.to(self.device)
-        self.train_line = train.line.numpy()
         self.parameters = flatten_parameters(self.model)
         self.optimizer = torch.optim.Adam(
             [self.parameters],
@@ -235,7 +235,7 @@ class StageTrainer:
         self.scaler = torch.amp.GradScaler(self.device.type, enabled=self.mixed_precision)
         self.rng = np.random.default_rng(settings.seed)
         self.weights = self._weight_tensor(0)
-        self.validation_plan = self._plan_tensors(self.validation_data, rng=None)
+        self.validation_plan = self.plan_epoch(self.validation_data, rng=None)
 
     # --- one step -----------------------------------------------------------------------
 
@@ -302,9 +302,9 @@ class StageTrainer:
 
     # --- passes -------------------------------------------------------------------------
 
-    def _plan_tensors(self, data: MouseTensors, rng: np.random.Generator | None) -> _PlanTensors:
+    def plan_epoch(self, data: MouseTensors, rng: np.random.Generator | None) -> EpochBatches:
         plan = plan_batches(data.line.cpu().numpy(), self.settings.batch_size, rng)
-        return _PlanTensors(
+        return EpochBatches(
             data=data.subset(torch.from_numpy(plan.order).to(self.device)),
             group=torch.from_numpy(plan.group).to(self.device),
             n_positives=torch.from_numpy(plan.n_positives).to(self.device, torch.float32),
@@ -316,7 +316,8 @@ class StageTrainer:
         with self._autocast():
             return soft_assignment(self.model, self.train_data, PASS_BATCH_SIZE)
 
-    def _epoch_target(self, epoch_plan: _PlanTensors, assignment: Tensor) -> Tensor:
+    def epoch_target(self, epoch_plan: EpochBatches, assignment: Tensor) -> Tensor:
+        """DEC target P of the training mice, in the epoch's order."""
         order = torch.from_numpy(epoch_plan.plan.order).to(self.device)
         return target_distribution(assignment)[order]
 
@@ -350,14 +351,14 @@ class StageTrainer:
     def train_epoch(self, epoch: int, assignment: Tensor | None) -> list[float]:
         """One pass over the training mice in line-grouped batches; mean loss terms."""
         self.weights = self._weight_tensor(epoch)
-        epoch_plan = self._plan_tensors(self.train_data, self.rng)
-        target = None if assignment is None else self._epoch_target(epoch_plan, assignment)
+        epoch_plan = self.plan_epoch(self.train_data, self.rng)
+        target = None if assignment is None else self.epoch_target(epoch_plan, assignment)
         interval = self.objective.target_update_interval
         sums = torch.zeros(len(self.objective.terms), device=self.device)
         self.model.train()
         for step_index, (start, stop) in enumerate(epoch_plan.plan.batches()):
             if target is not None and interval > 0 and step_index and step_index % interval == 0:
-                target = self._epoch_target(epoch_plan, self.train_assignment())
+                target = self.epoch_target(epoch_plan, self.train_assignment())
             terms = self.step(
                 epoch_plan.data.slice(start, stop),
                 epoch_plan.group[start:stop],

@@ -1,0 +1,150 @@
+"""Time training steps at batch 512, the full-data passes, and whole epochs.
+
+    .venv/bin/python benchmarks/training_step.py [--threads 1] [--steps 300] [--mice 60000]
+
+Prints, per stage, the median (and 90th percentile) milliseconds of one optimisation step
+after a warm-up, as wall time and as this thread's CPU time (CPU time is robust to other
+processes taking the core; wall time is what a run costs). Then the DEC-target pass over the
+training mice, the validation pass, whole joint epochs with the resident memory after each
+(it must stay flat: a kept autograd graph would grow it every epoch), and the projected
+time of a default run (50 pretraining + 150 joint epochs) from the measured epochs.
+
+The data are synthetic but IMPC-shaped: a quarter controls, knockout lines of 4-8 mice.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import time
+
+import numpy as np
+import torch
+
+from audiometric_clustering.impc.schema import CATEGORICAL_FEATURES
+from audiometric_clustering.model import ContrastiveVAEDEC, model_config_from
+from audiometric_clustering.training.data import MouseTensors
+from audiometric_clustering.training.engine import (
+    StageTrainer,
+    seed_everything,
+    stage_configuration,
+)
+
+VOCABULARY_SIZES = (2, 4, 6, 11, 9, 2, 6)  # as in the default synthetic export
+JOINT = {
+    "warmup_epochs": 10,
+    "loss_weights": {"clustering": 1.0, "contrastive": 0.5, "phenotype_consistency": 0.3},
+}
+
+
+def synthetic_tensors(n_mice: int, rng: np.random.Generator) -> MouseTensors:
+    n_controls = n_mice // 4
+    sizes = rng.integers(4, 9, size=n_mice)
+    lines = np.repeat(np.arange(len(sizes)), sizes)[: n_mice - n_controls]
+    return MouseTensors(
+        abr=torch.from_numpy(rng.uniform(0, 100, (n_mice, 6)).astype(np.float32)),
+        observed=torch.from_numpy((rng.random((n_mice, 6)) > 0.05).astype(np.float32)),
+        continuous=torch.from_numpy(rng.normal(size=(n_mice, 2)).astype(np.float32)),
+        categorical=torch.from_numpy(
+            np.stack([rng.integers(0, size + 1, n_mice) for size in VOCABULARY_SIZES], 1)
+        ),
+        pca=torch.from_numpy(rng.normal(size=(n_mice, 2)).astype(np.float32)),
+        line=torch.from_numpy(np.r_[np.full(n_controls, -1), lines]),
+    )
+
+
+def trainer_for(
+    stage: str, train: MouseTensors, validation: MouseTensors, threads: int
+) -> StageTrainer:
+    joint = stage == "joint"
+    params = {"epochs": 150 if joint else 50, "num_threads": threads, **(JOINT if joint else {})}
+    settings, objective = stage_configuration(params, 42, stage, joint)
+    vocabularies = {
+        column: [str(v) for v in range(size)]
+        for column, size in zip(CATEGORICAL_FEATURES, VOCABULARY_SIZES, strict=True)
+    }
+    seed_everything(42)
+    model = ContrastiveVAEDEC(model_config_from({}, {"vocabularies": vocabularies}))
+    model.set_pca_scaling(train.pca)
+    return StageTrainer(model, train, validation, settings, objective)
+
+
+def time_steps(trainer: StageTrainer, steps: int, warmup: int) -> tuple[list[float], list[float]]:
+    """Wall and thread-CPU seconds of ``steps`` full-size steps after ``warmup`` steps."""
+    batches = trainer.plan_epoch(trainer.train_data, trainer.rng)
+    target = None
+    if trainer.objective.joint:
+        target = trainer.epoch_target(batches, trainer.train_assignment())
+    full = [(a, b) for a, b in batches.plan.batches() if b - a > 0.95 * trainer.settings.batch_size]
+    wall, cpu = [], []
+    for index in range(warmup + steps):
+        start, stop = full[index % len(full)]
+        began, began_cpu = time.perf_counter(), time.thread_time()
+        trainer.step(
+            batches.data.slice(start, stop),
+            batches.group[start:stop],
+            batches.n_positives[start:stop],
+            None if target is None else target[start:stop],
+        )
+        if index >= warmup:
+            wall.append(time.perf_counter() - began)
+            cpu.append(time.thread_time() - began_cpu)
+    return wall, cpu
+
+
+def resident_mib() -> float:
+    with open("/proc/self/statm") as statm:
+        return int(statm.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
+
+
+def timed(function) -> float:
+    began = time.perf_counter()
+    function()
+    return time.perf_counter() - began
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--steps", type=int, default=300)
+    parser.add_argument("--warmup", type=int, default=30)
+    parser.add_argument("--mice", type=int, default=60000)
+    parser.add_argument("--validation-share", type=float, default=0.1)
+    parser.add_argument("--epochs", type=int, default=2, help="whole epochs to time per stage")
+    args = parser.parse_args()
+    torch.set_num_threads(args.threads)
+    rng = np.random.default_rng(0)
+    data = synthetic_tensors(args.mice, rng)
+    in_validation = rng.random(args.mice) < args.validation_share
+    train, validation = data.subset(~in_validation), data.subset(in_validation)
+    print(f"{torch.get_num_threads()} thread(s), {len(train)} training mice, batch 512")
+    epoch_seconds = {}
+    for stage in ("pretrain", "joint"):
+        trainer = trainer_for(stage, train, validation, args.threads)
+        wall, cpu = time_steps(trainer, args.steps, args.warmup)
+        print(
+            f"{stage:8s} step: median {1e3 * statistics.median(wall):.2f} ms wall "
+            f"(p90 {1e3 * np.percentile(wall, 90):.2f}), "
+            f"{1e3 * statistics.median(cpu):.2f} ms CPU, {args.steps} steps"
+        )
+        print(f"  validation pass: {1e3 * timed(trainer.validate):.0f} ms")
+        assignment = trainer.train_assignment() if trainer.objective.joint else None
+        if assignment is not None:
+            print(f"  DEC target pass: {1e3 * timed(trainer.train_assignment):.0f} ms")
+        seconds = []
+        for epoch in range(args.epochs):
+            began = time.perf_counter()
+            trainer.train_epoch(epoch, assignment)
+            trainer.validate()
+            if assignment is not None:
+                assignment = trainer.train_assignment()
+            seconds.append(time.perf_counter() - began)
+            print(f"  epoch {epoch}: {seconds[-1]:.2f} s, resident {resident_mib():.0f} MiB")
+        epoch_seconds[stage] = statistics.median(seconds)
+    total = 50 * epoch_seconds["pretrain"] + 150 * epoch_seconds["joint"]
+    print(f"projected 50 + 150 epochs on {len(train)} training mice: {total:.0f} s")
+
+
+if __name__ == "__main__":
+    main()
