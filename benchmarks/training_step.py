@@ -15,6 +15,7 @@ The data are synthetic but IMPC-shaped: a quarter controls, knockout lines of 4-
 from __future__ import annotations
 
 import argparse
+import math
 import os
 import statistics
 import time
@@ -141,7 +142,7 @@ def main() -> None:
                 assignment = trainer.train_assignment()
             seconds.append(time.perf_counter() - began)
             print(f"  epoch {epoch}: {seconds[-1]:.2f} s, resident {resident_mib():.0f} MiB")
-        epoch_seconds[stage] = statistics.median(seconds)
+        epoch_seconds[stage] = statistics.median(seconds) if seconds else math.nan
     total = 50 * epoch_seconds["pretrain"] + 150 * epoch_seconds["joint"]
     print(f"projected 50 + 150 epochs on {len(train)} training mice: {total:.0f} s")
 
