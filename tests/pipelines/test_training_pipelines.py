@@ -40,16 +40,6 @@ def _write_inputs(project: Path) -> None:
     )
 
 
-def _run(run_pipeline, pipeline: str, params: dict) -> None:
-    """One ``kedro run``, then drop MLflow's stale active run.
-
-    kedro-mlflow ends its run in the tracking store, but under MLflow 3 the fluent API of
-    this process still reports it active; the next session would then log into it.
-    """
-    run_pipeline(pipeline, params)
-    mlflow.end_run()
-
-
 def _runs_by_stage(project: Path) -> tuple[dict[str, mlflow.entities.Run], mlflow.MlflowClient]:
     client = mlflow.MlflowClient(tracking_uri=f"sqlite:///{project / 'mlflow.db'}")
     runs = client.search_runs(
@@ -61,9 +51,9 @@ def _runs_by_stage(project: Path) -> tuple[dict[str, mlflow.entities.Run], mlflo
 def test_three_stages_run_one_after_another(run_pipeline, kedro_project: Path) -> None:
     _write_inputs(kedro_project)
     started = time.perf_counter()
-    _run(run_pipeline, "pretraining", {"pretraining": {"epochs": 3, **FAST}})
-    _run(run_pipeline, "cluster_init", {"cluster_init": {"n_init": 2}})
-    _run(run_pipeline, "joint_training", {"joint_training": JOINT})
+    run_pipeline("pretraining", {"pretraining": {"epochs": 3, **FAST}})
+    run_pipeline("cluster_init", {"cluster_init": {"n_init": 2}})
+    run_pipeline("joint_training", {"joint_training": JOINT})
     elapsed = time.perf_counter() - started
     assert elapsed < 60, f"three small stages took {elapsed:.0f} s"
 
@@ -104,7 +94,7 @@ def test_three_stages_run_one_after_another(run_pipeline, kedro_project: Path) -
 
     # resume: true picks the stage up from its last checkpoint (here: already complete).
     last = torch.load(models / "joint/last_joint.pt", weights_only=True)
-    _run(run_pipeline, "joint_training", {"joint_training": {**JOINT, "resume": True}})
+    run_pipeline("joint_training", {"joint_training": {**JOINT, "resume": True}})
     resumed = torch.load(models / "joint/final_joint.pt", weights_only=True)
     assert resumed["epoch"] == last["epoch"] == 2
     for name, tensor in last["state_dict"].items():
