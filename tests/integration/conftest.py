@@ -10,6 +10,7 @@ always stopped at teardown, also when a test fails.
 from __future__ import annotations
 
 import os
+import random
 import shutil
 import signal
 import socket
@@ -113,11 +114,21 @@ def tiny_run(tmp_path_factory: pytest.TempPathFactory) -> TinyRun:
     return TinyRun(project, tracking_uri, experiment_id, run_id)
 
 
+#: kedro viz refuses ports above the registered range, where the OS's ephemeral ports may lie.
+PORT_RANGE = range(20000, 49152)
+
+
 def free_port() -> int:
-    """A port nothing listens on now (the OS picks it for a socket bound to port 0)."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
+    """A port in PORT_RANGE that nothing listens on now (tried at random: tests may run side
+    by side)."""
+    for port in random.sample(PORT_RANGE, 200):
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+            try:
+                probe.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
+    raise RuntimeError(f"no free port found in {PORT_RANGE}")
 
 
 def _log_tail(log: Path, n_chars: int = 3000) -> str:
