@@ -154,7 +154,10 @@ class ClusteringLayer(nn.Module):
 
     def log_assignment(self, latent: Tensor) -> Tensor:
         """log q: (B, K), each row a log-probability vector over the clusters."""
-        squared_distance = (latent.unsqueeze(1) - self.centres).pow(2).sum(-1)
+        # |z - mu|^2 = |z|^2 + |mu|^2 - 2 z.mu as one matrix product: the broadcast (B, K, d)
+        # difference is several times slower on a CPU for d = 10
+        norms = latent.square().sum(1, keepdim=True) + self.centres.square().sum(1)
+        squared_distance = torch.addmm(norms, latent, self.centres.T, alpha=-2.0).clamp_min(0.0)
         logits = torch.log1p(squared_distance / self.alpha).mul(-0.5 * (self.alpha + 1.0))
         return torch.log_softmax(logits, dim=1)
 
@@ -197,10 +200,10 @@ class ContrastiveVAEDEC(nn.Module):
         n_categorical = len(config.categorical_cardinalities)
         self.max_cardinality = max(config.categorical_cardinalities, default=1)
         self.abr_head = nn.Linear(config.abr_embedding_dim, n_freq)
-        # The metadata head: continuous values and one logit row per categorical column.
-        self.continuous_head = nn.Linear(config.metadata_embedding_dim, config.n_continuous)
-        self.categorical_head = nn.Linear(
-            config.metadata_embedding_dim, n_categorical * self.max_cardinality
+        # The metadata head: continuous values, then one logit row per categorical column.
+        self.metadata_head = nn.Linear(
+            config.metadata_embedding_dim,
+            config.n_continuous + n_categorical * self.max_cardinality,
         )
         self.pca_head = nn.Linear(config.metadata_embedding_dim, config.n_pca)
         self.clustering = ClusteringLayer(
@@ -266,13 +269,11 @@ class ContrastiveVAEDEC(nn.Module):
             [self.config.abr_embedding_dim, self.config.metadata_embedding_dim], dim=1
         )
         abr = torch.sigmoid(self.abr_head(abr_hidden)) * self.abr_span + self.abr_low
-        logits = self.categorical_head(metadata_hidden).view(len(latent), -1, self.max_cardinality)
-        return (
-            abr,
-            self.continuous_head(metadata_hidden),
-            logits + self.absent_category_bias,
-            self.pca_head(metadata_hidden),
+        continuous, logits = self.metadata_head(metadata_hidden).tensor_split(
+            [self.config.n_continuous], dim=1
         )
+        logits = logits.view(len(latent), -1, self.max_cardinality) + self.absent_category_bias
+        return abr, continuous, logits, self.pca_head(metadata_hidden)
 
     def forward(
         self,
