@@ -294,6 +294,8 @@ class ContrastiveVAEDEC(nn.Module):
             else mean
         )
         abr_hat, continuous_hat, logits, pca_hat = self.decode(latent)
+        # Clusters assign the latent mean: the deterministic position that the full-data
+        # pass behind the DEC target also uses, so P and Q describe the same points.
         log_assignment = self.clustering.log_assignment(mean) if assign else None
         return ModelOutput(
             mean, log_variance, latent, abr_hat, continuous_hat, logits, pca_hat, log_assignment
