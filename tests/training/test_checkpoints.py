@@ -17,6 +17,11 @@ from audiometric_clustering.training.checkpoints import (
 )
 from audiometric_clustering.training.cluster_init import initialise_centres
 from audiometric_clustering.training.data import MouseTensors, split_tensors
+from audiometric_clustering.training.diagnostics import (
+    cluster_statistics,
+    collapse_message,
+    split_largest_into_empty,
+)
 from audiometric_clustering.training.inference import embed
 from tests.training.stages import new_model
 from tests.training.synthetic_frame import make_model_input
@@ -90,3 +95,32 @@ def test_cluster_init_writes_kmeans_centres(model, frame) -> None:
     assert sum(sizes) == len(train)
     assert summary["largest_cluster_share"] == max(sizes) / len(train)
     assert summary["inertia"] == pytest.approx(reference.inertia_, rel=1e-6)
+
+
+def test_split_gives_an_empty_cluster_half_of_the_largest() -> None:
+    rng = np.random.default_rng(0)
+    blob = rng.normal(size=(200, 3)) * np.array([5.0, 0.1, 0.1])  # long along axis 0
+    latent = np.r_[blob, rng.normal(size=(20, 3)) + 50.0]
+    labels = np.r_[np.zeros(200, dtype=int), np.ones(20, dtype=int)]
+    centres = np.array([[0.0, 0, 0], [50.0, 50, 50], [999.0, 999, 999]])
+    new, splits = split_largest_into_empty(latent, labels, centres)
+    assert splits == [(2, 0)]
+    np.testing.assert_array_equal(new[1], centres[1])  # other clusters untouched
+    assert abs(new[0, 0] + new[2, 0]) < 1.0 and abs(new[0, 0]) > 2.0  # split along axis 0
+    relabelled = np.argmin(((latent[:, None] - new[None]) ** 2).sum(-1), axis=1)
+    halves = np.bincount(relabelled, minlength=3)[[0, 2]]
+    assert halves.min() > 60  # the long cluster is cut in two sizeable halves
+
+
+def test_cluster_statistics_and_collapse_message() -> None:
+    assignment = torch.tensor([[0.9, 0.1, 0.0], [0.8, 0.2, 0.0], [0.2, 0.8, 0.0]])
+    statistics = cluster_statistics(assignment)
+    assert [statistics[f"cluster_size_{k:02d}"] for k in range(3)] == [2.0, 1.0, 0.0]
+    assert statistics["clusters_used"] == 2.0
+    assert statistics["largest_cluster_share"] == pytest.approx(2 / 3)
+    mean = assignment.mean(0)
+    expected = -(mean[:2] * mean[:2].log()).sum().item()
+    assert statistics["assignment_entropy"] == pytest.approx(expected, rel=1e-5)
+    message = collapse_message([2, 1, 0], max_cluster_share=0.6)
+    assert "1 of 3 clusters empty" in message and "67%" in message and "[2, 1, 0]" in message
+    assert collapse_message([2, 2, 2], max_cluster_share=0.6) is None

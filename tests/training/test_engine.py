@@ -140,6 +140,19 @@ def test_joint_stage_measures_clusters_and_warns_on_collapse(frame, pretrained, 
     assert "collapsed" in caplog.text and "sizes [" in caplog.text
 
 
+def test_an_emptied_cluster_is_reseeded(frame, pretrained, caplog) -> None:
+    initialised = initialise(frame, pretrained.best, seed=0)
+    initialised["state_dict"]["clustering.centres"][2] = 1e3  # no mouse anywhere near
+    with caplog.at_level(logging.WARNING):
+        result = joint(frame, initialised, seed=0, epochs=1)
+    assert result.history["clusters_reseeded"] == [1.0]
+    assert "cluster 2 lost all its mice" in caplog.text
+    assert result.final["state_dict"]["clustering.centres"][2].abs().max() < 100
+    unguarded = joint(frame, initialised, seed=0, epochs=1, reseed_empty_clusters=False)
+    assert unguarded.history["clusters_reseeded"] == [0.0]
+    assert unguarded.final["state_dict"]["clustering.centres"][2].abs().min() > 900
+
+
 def test_on_epoch_end_gets_every_metric(frame, pretrained) -> None:
     calls: list[tuple[int, dict]] = []
     initialised = initialise(frame, pretrained.best, seed=0)

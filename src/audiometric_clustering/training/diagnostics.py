@@ -1,9 +1,15 @@
-"""Cluster-collapse measurements: DEC tends to pour imbalanced data into one cluster."""
+"""Cluster collapse: measuring it, and re-seeding clusters that DEC has emptied.
+
+DEC tends to pour imbalanced data into few clusters: most mice hear normally, and two
+neighbouring phenotype clusters (e.g. severe and profound loss) can merge, leaving a centre
+with no mice.
+"""
 
 from __future__ import annotations
 
 import math
 
+import numpy as np
 import torch
 from torch import Tensor
 
@@ -43,3 +49,31 @@ def collapse_message(sizes: list[int], max_cluster_share: float) -> str | None:
             f"largest cluster holds {max(sizes) / total:.0%} of mice (limit {max_cluster_share:.0%})"
         )
     return "; ".join(problems) + f"; sizes {sizes}" if problems else None
+
+
+def split_largest_into_empty(
+    latent: np.ndarray, labels: np.ndarray, centres: np.ndarray
+) -> tuple[np.ndarray, list[tuple[int, int]]]:
+    """New centres in which every empty cluster takes half of the then-largest cluster.
+
+    The largest cluster is bisected along its principal axis (as in LBG codebook
+    splitting): its centre and the empty one move to the members' mean minus and plus one
+    standard deviation along that axis. Returns the centres and (empty, split) pairs.
+    """
+    centres, labels = centres.copy(), labels.copy()
+    sizes = np.bincount(labels, minlength=len(centres))
+    splits = []
+    for empty in np.flatnonzero(sizes == 0):
+        largest = int(sizes.argmax())
+        members = np.flatnonzero(labels == largest)
+        points = latent[members]
+        mean = points.mean(0)
+        variances, axes = np.linalg.eigh(np.cov(points, rowvar=False))
+        offset = np.sqrt(max(variances[-1], 0.0)) * axes[:, -1]
+        centres[largest], centres[empty] = mean - offset, mean + offset
+        moved = members[(points - mean) @ axes[:, -1] > 0]
+        labels[moved] = empty
+        sizes[largest] -= len(moved)
+        sizes[empty] = len(moved)
+        splits.append((int(empty), largest))
+    return centres, splits

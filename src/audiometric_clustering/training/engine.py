@@ -41,9 +41,10 @@ from audiometric_clustering.training.diagnostics import (
     cluster_sizes,
     cluster_statistics,
     collapse_message,
+    split_largest_into_empty,
 )
 from audiometric_clustering.training.flat_parameters import clip_gradient_norm_, flatten_parameters
-from audiometric_clustering.training.inference import soft_assignment
+from audiometric_clustering.training.inference import embed, soft_assignment
 
 logger = logging.getLogger(__name__)
 
@@ -98,6 +99,8 @@ class Objective:
     latent space from pretraining is not torn apart before the centres settle. The DEC
     target is recomputed from a full pass over the training mice at the start of every epoch
     and, if ``target_update_interval`` > 0, also every that many steps within an epoch.
+    With ``reseed_empty_clusters``, a cluster left without mice at the start of an epoch is
+    re-seeded by splitting the largest one (see ``split_largest_into_empty``).
     """
 
     stage: str
@@ -108,6 +111,7 @@ class Objective:
     warmup_epochs: int = 0
     target_update_interval: int = 0
     max_cluster_share: float = 0.6
+    reseed_empty_clusters: bool = True
 
     @property
     def terms(self) -> tuple[str, ...]:
@@ -316,6 +320,31 @@ class StageTrainer:
         with self._autocast():
             return soft_assignment(self.model, self.train_data, PASS_BATCH_SIZE)
 
+    def reseed_empty_clusters(self, assignment: Tensor) -> int:
+        """Give every cluster without training mice half of the largest; returns how many.
+
+        A measured collapse (logged as a warning): two neighbouring clusters merged. An extra
+        pass for the latent means runs only then.
+        """
+        labels = assignment.argmax(1)
+        if bool((torch.bincount(labels, minlength=assignment.shape[1]) > 0).all()):
+            return 0
+        latent = embed(self.model, self.train_data, PASS_BATCH_SIZE).latent_mean
+        centres = self.model.clustering.centres
+        new_centres, splits = split_largest_into_empty(
+            latent, labels.cpu().numpy(), centres.detach().cpu().numpy()
+        )
+        with torch.no_grad():
+            centres.copy_(torch.from_numpy(new_centres))
+        for empty, split in splits:
+            logger.warning(
+                "%s: cluster %d lost all its mice; re-seeded by splitting cluster %d",
+                self.objective.stage,
+                empty,
+                split,
+            )
+        return len(splits)
+
     def epoch_target(self, epoch_plan: EpochBatches, assignment: Tensor) -> Tensor:
         """DEC target P of the training mice, in the epoch's order."""
         order = torch.from_numpy(epoch_plan.plan.order).to(self.device)
@@ -387,6 +416,11 @@ class StageTrainer:
             assignment = self.train_assignment() if objective.joint else None
             for epoch in range(progress.next_epoch, settings.epochs):
                 started = time.perf_counter()
+                reseeded = 0
+                if objective.joint and objective.reseed_empty_clusters:
+                    reseeded = self.reseed_empty_clusters(assignment)
+                    if reseeded:
+                        assignment = self.train_assignment()
                 learning_rate = self.scheduler.get_last_lr()[0]
                 train_terms = self.train_epoch(epoch, assignment)
                 self.scheduler.step()
@@ -395,6 +429,7 @@ class StageTrainer:
                 if objective.joint:
                     assignment = self.train_assignment()
                     metrics.update(cluster_statistics(assignment))
+                    metrics["clusters_reseeded"] = float(reseeded)
                 metrics["epoch_seconds"] = time.perf_counter() - started
                 progress.record(epoch, metrics)
                 if metrics["val_loss"] < progress.best_val_loss:
