@@ -1,0 +1,159 @@
+"""Benchmark ``full_training`` end to end: speed, memory and the quality it buys.
+
+    .venv/bin/python benchmarks/full_training.py                      # 60,000 mice, 3 runs
+    .venv/bin/python benchmarks/full_training.py --scaling 15000 60000 240000 --repeats 1
+    .venv/bin/python benchmarks/full_training.py --device cuda        # on a GPU machine
+
+For each size, the ``synthetic_data`` pipeline writes the default export, then
+``full_training`` runs ``--repeats`` times with default parameters, each in a fresh process
+on a throw-away project copy (see harness.py). Reported per size (medians over runs): wall
+time per stage and in total (from the StageTimingHook's ``timing/*`` MLflow metrics), time
+per epoch and per training step, steps per second, peak resident memory, thread count,
+device, and the evaluation's quality metrics (clusters used, silhouette, planted-line recall,
+ARI), so that speed is never bought with quality. Also written as JSON (``--output``).
+
+Targets (issue 5, 60,000 mice, 2-core CPU): total <= 180 s, a joint step at batch 512
+<= 6 ms (see training_step.py for the isolated step), peak RSS <= 2 GB, and 240k mice
+within 4.5x the time of 60k.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import platform
+import statistics
+import sys
+import tempfile
+from pathlib import Path
+
+import mlflow
+import pandas as pd
+from harness import REPO_ROOT, make_project, spawn, worker_main
+
+QUALITY = {
+    "clusters_used": "eval/clusters_used",
+    "largest_cluster_share": "eval/largest_cluster_share",
+    "silhouette": "eval/silhouette",
+    "planted_line_recall": "eval/line_recall",
+    "ari_affected": "eval/ari_affected",
+}
+STAGES = ("data_processing", "pretraining", "cluster_init", "joint_training", "evaluation")
+
+
+def latest_run_metrics(project: Path) -> dict[str, float]:
+    client = mlflow.MlflowClient(tracking_uri=f"sqlite:///{project / 'mlflow.db'}")
+    experiments = [e.experiment_id for e in client.search_experiments()]
+    run = client.search_runs(experiments, order_by=["start_time DESC"], max_results=1)[0]
+    return run.data.metrics
+
+
+def epoch_figures(project: Path, history_name: str, batch_size: int) -> dict[str, float]:
+    """Median epoch time and the step time it implies, from a stage's history JSON."""
+    history = json.loads((project / f"data/08_reporting/{history_name}.json").read_text())
+    model_input = pd.read_parquet(project / "data/05_model_input/model_input.parquet")
+    steps = math.ceil(int((model_input["split"] == "train").sum()) / batch_size)
+    epoch_s = statistics.median(history["epoch_seconds"])
+    return {
+        "epochs": len(history["epoch_seconds"]),
+        "epoch_s": epoch_s,
+        "steps_per_epoch": steps,
+        "step_ms": 1000 * epoch_s / steps,
+        "steps_per_s": steps / epoch_s,
+    }
+
+
+def one_run(project: Path, params: dict) -> dict:
+    process = spawn(__file__, project, "full_training", params)
+    metrics = latest_run_metrics(project)
+    return {
+        "total_s": metrics["timing/total_seconds"],
+        "process_s": process["process_s"],
+        "peak_rss_mib": process["peak_rss_mib"],
+        "torch_threads": process["torch_threads"],
+        "cuda_available": process["cuda_available"],
+        **{f"{stage}_s": metrics.get(f"timing/{stage}_seconds", 0.0) for stage in STAGES},
+        **{
+            f"pretrain_{k}": v
+            for k, v in epoch_figures(project, "pretraining_history", 512).items()
+        },
+        **{
+            f"joint_{k}": v
+            for k, v in epoch_figures(project, "joint_training_history", 512).items()
+        },
+        **{name: metrics.get(key, float("nan")) for name, key in QUALITY.items()},
+    }
+
+
+def benchmark_size(n_mice: int, repeats: int, params: dict) -> dict:
+    with tempfile.TemporaryDirectory(prefix="bench_full_training_") as folder:
+        project = make_project(Path(folder))
+        spawn(__file__, project, "synthetic_data", {"synthetic": {"n_mice": n_mice}})
+        runs = [one_run(project, params) for _ in range(repeats)]
+    medians = {key: statistics.median(run[key] for run in runs) for key in runs[0]}
+    return {"n_mice": n_mice, "runs": runs, "median": medians}
+
+
+def print_size(result: dict) -> None:
+    m = result["median"]
+    print(f"\n{result['n_mice']} mice, {len(result['runs'])} run(s), medians:")
+    print(f"  total wall (full_training): {m['total_s']:.1f} s   process: {m['process_s']:.1f} s")
+    print("  per stage: " + ", ".join(f"{s} {m[f'{s}_s']:.1f} s" for s in STAGES))
+    for stage in ("pretrain", "joint"):
+        print(
+            f"  {stage}: {m[f'{stage}_epochs']:.0f} epochs, {m[f'{stage}_epoch_s']:.2f} s/epoch, "
+            f"{m[f'{stage}_steps_per_epoch']:.0f} steps/epoch, {m[f'{stage}_step_ms']:.2f} ms/step "
+            f"(incl. per-epoch passes), {m[f'{stage}_steps_per_s']:.0f} steps/s"
+        )
+    print(f"  peak RSS: {m['peak_rss_mib']:.0f} MiB   torch threads: {m['torch_threads']:.0f}")
+    print("  quality: " + ", ".join(f"{k} {m[k]:.3f}" for k in QUALITY))
+    print("  runs (total s): " + ", ".join(f"{r['total_s']:.1f}" for r in result["runs"]))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--n-mice", type=int, default=60000)
+    parser.add_argument("--scaling", type=int, nargs="+", help="several sizes, e.g. 15000 60000")
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--device", default="auto", help="auto, cpu or cuda")
+    parser.add_argument(
+        "--params",
+        type=json.loads,
+        default={},
+        help="extra nested params as JSON, e.g. '{\"seed\": 7}'",
+    )
+    parser.add_argument(
+        "--output", type=Path, default=REPO_ROOT / "data/08_reporting/benchmark_full_training.json"
+    )
+    args = parser.parse_args()
+
+    params = {stage: {"device": args.device} for stage in ("pretraining", "joint_training")}
+    for key, value in args.params.items():
+        params[key] = {**params.get(key, {}), **value} if isinstance(value, dict) else value
+    sizes = args.scaling or [args.n_mice]
+    results = []
+    for n_mice in sizes:
+        results.append(benchmark_size(n_mice, args.repeats, params))
+        print_size(results[-1])
+    for smaller, larger in zip(results, results[1:], strict=False):
+        print(
+            f"{larger['n_mice']} vs {smaller['n_mice']} mice: "
+            f"{larger['n_mice'] / smaller['n_mice']:.1f}x the data, "
+            f"{larger['median']['total_s'] / smaller['median']['total_s']:.2f}x the time"
+        )
+    cuda = any(run["cuda_available"] for result in results for run in result["runs"])
+    device = "cuda" if args.device == "cuda" or (args.device == "auto" and cuda) else "cpu"
+    summary = {
+        "machine": {"cpus": os.cpu_count(), "platform": platform.platform()},
+        "device": device,
+        "results": results,
+    }
+    args.output.parent.mkdir(parents=True, exist_ok=True)
+    args.output.write_text(json.dumps(summary, indent=2))
+    print(f"\nwritten: {args.output}")
+
+
+if __name__ == "__main__" and not worker_main(sys.argv):
+    main()
