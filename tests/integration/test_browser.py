@@ -6,8 +6,10 @@ JavaScript, and the test reads the rendered DOM (``--dump-dom``) and keeps a scr
 
 from __future__ import annotations
 
+import os
 import re
 import shutil
+import signal
 import subprocess
 from pathlib import Path
 
@@ -28,8 +30,11 @@ FLAGS = (
     "--disable-component-update",
     "--disable-sync",
     "--window-size=1400,900",
-    "--virtual-time-budget=20000",  # run the app's timers and fetches before the snapshot
+    "--virtual-time-budget=30000",  # run the app's timers and fetches before the snapshot
 )
+#: Chromium in virtual time now and then never finishes a page; such a try is killed and redone.
+RENDER_TIMEOUT_S = 90
+RENDER_TRIES = 2
 STAGES = ("data_processing", "pretraining", "cluster_init", "joint_training", "evaluation")
 HANDOVERS = ("model_input", "pretrained_model", "initialised_model", "trained_model")
 #: A PNG of a drawn page; an empty or blank page compresses to a few kB.
@@ -46,24 +51,33 @@ def browser() -> str:
 
 def render(browser: str, url: str, screenshot: Path) -> str:
     """The DOM after the page's scripts ran, with a screenshot saved beside it."""
-    profile = screenshot.parent / f"{screenshot.stem}_profile"  # a fresh, empty profile
-    result = subprocess.run(
-        [
-            browser,
-            *FLAGS,
-            f"--user-data-dir={profile}",
-            f"--screenshot={screenshot}",
-            "--dump-dom",
-            url,
-        ],
-        capture_output=True,
-        text=True,
-        timeout=180,
-    )
-    assert result.returncode == 0, f"{browser} failed on {url}:\n{result.stderr[-3000:]}"
-    assert screenshot.is_file(), f"no screenshot of {url}"
-    assert screenshot.stat().st_size > MIN_SCREENSHOT_BYTES, f"blank screenshot of {url}"
-    return result.stdout
+    for attempt in range(RENDER_TRIES):
+        profile = screenshot.parent / f"{screenshot.stem}_profile{attempt}"  # fresh and empty
+        process = subprocess.Popen(
+            [
+                browser,
+                *FLAGS,
+                f"--user-data-dir={profile}",
+                f"--screenshot={screenshot}",
+                "--dump-dom",
+                url,
+            ],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            start_new_session=True,  # its renderer and GPU processes share its group
+        )
+        try:
+            dom, errors = process.communicate(timeout=RENDER_TIMEOUT_S)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.communicate()
+            continue
+        assert process.returncode == 0, f"{browser} failed on {url}:\n{errors[-3000:]}"
+        assert screenshot.is_file(), f"no screenshot of {url}"
+        assert screenshot.stat().st_size > MIN_SCREENSHOT_BYTES, f"blank screenshot of {url}"
+        return dom
+    pytest.fail(f"{browser} did not finish {url} in {RENDER_TIMEOUT_S} s, {RENDER_TRIES} times")
 
 
 def texts(dom: str, css_class: str) -> list[str]:
