@@ -69,6 +69,15 @@ def test_evaluation_metrics_include_silhouette_and_enrichment(mlflow_server, tin
     assert "eval/kmeans_raw/silhouette" in metrics
 
 
+def test_stage_wall_times_are_logged(mlflow_server, tiny_run):
+    run = get_json(mlflow_server, "runs/get", run_id=tiny_run.run_id)["run"]
+    metrics = {metric["key"]: metric["value"] for metric in run["data"]["metrics"]}
+    stages = ("data_processing", "pretraining", "cluster_init", "joint_training", "evaluation")
+    seconds = [metrics[f"timing/{stage}_seconds"] for stage in stages]
+    assert all(s > 0 for s in seconds)
+    assert sum(seconds) <= metrics["timing/total_seconds"]
+
+
 def test_checkpoint_and_prediction_artifacts_are_listed_and_downloadable(mlflow_server, tiny_run):
     run_id = tiny_run.run_id
     assert "checkpoints/joint/best_joint.pt" in artifact_files(
