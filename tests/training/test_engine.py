@@ -86,6 +86,19 @@ def test_early_stopping_when_validation_stalls(frame) -> None:
     assert result.best["epoch"] == 0
 
 
+def test_joint_stage_stops_once_assignments_settle(frame, pretrained) -> None:
+    """DEC's convergence test: with a frozen model no mouse changes cluster after warm-up."""
+    initialised = initialise(frame, pretrained.best, seed=0)
+    frozen = {"learning_rate": 0.0, "min_learning_rate": 0.0, "warmup_epochs": 3}
+    result = joint(
+        frame, initialised, seed=0, epochs=8, assignment_change_tolerance=0.001, **frozen
+    )
+    assert result.history["epoch"] == [0.0, 1.0, 2.0]  # stops at the end of the warm-up
+    assert result.history["assignment_change"] == [0.0, 0.0, 0.0]
+    running = joint(frame, initialised, seed=0, epochs=4, **frozen)  # tolerance 0: off
+    assert len(running.history["epoch"]) == 4
+
+
 def test_resume_continues_an_interrupted_stage_exactly(frame, tmp_path: Path) -> None:
     last = tmp_path / "last_pretrain.pt"
     params = {"epochs": 4, "last_checkpoint_path": str(last)}

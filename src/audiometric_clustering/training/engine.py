@@ -101,6 +101,10 @@ class Objective:
     and, if ``target_update_interval`` > 0, also every that many steps within an epoch.
     With ``reseed_empty_clusters``, a cluster left without mice at the start of an epoch is
     re-seeded by splitting the largest one (see ``split_largest_into_empty``).
+    ``assignment_change_tolerance`` is DEC's convergence test (Xie et al., 2016): after the
+    warm-up, the stage stops once fewer than this share of training mice change their most
+    likely cluster from one epoch to the next; further epochs would only polish weights that
+    no longer move any mouse. 0 switches it off.
     """
 
     stage: str
@@ -112,6 +116,7 @@ class Objective:
     target_update_interval: int = 0
     max_cluster_share: float = 0.6
     reseed_empty_clusters: bool = True
+    assignment_change_tolerance: float = 0.0
 
     @property
     def terms(self) -> tuple[str, ...]:
@@ -414,6 +419,7 @@ class StageTrainer:
                     logger.info("%s: already complete in the last checkpoint", objective.stage)
                     return self._result(progress)
             assignment = self.train_assignment() if objective.joint else None
+            labels = None if assignment is None else assignment.argmax(1)
             for epoch in range(progress.next_epoch, settings.epochs):
                 started = time.perf_counter()
                 reseeded = 0
@@ -426,10 +432,17 @@ class StageTrainer:
                 self.scheduler.step()
                 validation_terms = self.validate()
                 metrics = self._epoch_metrics(epoch, train_terms, validation_terms, learning_rate)
+                converged = False
                 if objective.joint:
                     assignment = self.train_assignment()
                     metrics.update(cluster_statistics(assignment))
                     metrics["clusters_reseeded"] = float(reseeded)
+                    previous, labels = labels, assignment.argmax(1)
+                    metrics["assignment_change"] = (labels != previous).float().mean().item()
+                    converged = (
+                        epoch + 1 >= objective.warmup_epochs
+                        and metrics["assignment_change"] < objective.assignment_change_tolerance
+                    )
                 metrics["epoch_seconds"] = time.perf_counter() - started
                 progress.record(epoch, metrics)
                 if metrics["val_loss"] < progress.best_val_loss:
@@ -440,7 +453,9 @@ class StageTrainer:
                     progress.epochs_since_best = 0
                 else:
                     progress.epochs_since_best += 1
-                stopping = progress.epochs_since_best >= settings.early_stopping_patience
+                stopping = converged or (
+                    progress.epochs_since_best >= settings.early_stopping_patience
+                )
                 progress.completed = stopping or epoch == settings.epochs - 1
                 if settings.last_checkpoint_path:
                     save_atomic(self._last_checkpoint(progress), settings.last_checkpoint_path)
@@ -476,7 +491,8 @@ class StageTrainer:
             if self.objective.joint:
                 extra = (
                     f" largest cluster {metrics['largest_cluster_share']:.0%},"
-                    f" {metrics['clusters_used']:.0f} used"
+                    f" {metrics['clusters_used']:.0f} used,"
+                    f" {metrics['assignment_change']:.2%} changed cluster"
                 )
             logger.info(
                 "%s epoch %d/%d: loss %.4f val %.4f lr %.2e%s (%.2f s)%s",
