@@ -43,11 +43,10 @@ QUALITY = {
 STAGES = ("data_processing", "pretraining", "cluster_init", "joint_training", "evaluation")
 
 
-def latest_run_metrics(project: Path) -> dict[str, float]:
+def latest_run(project: Path) -> mlflow.entities.Run:
     client = mlflow.MlflowClient(tracking_uri=f"sqlite:///{project / 'mlflow.db'}")
     experiments = [e.experiment_id for e in client.search_experiments()]
-    run = client.search_runs(experiments, order_by=["start_time DESC"], max_results=1)[0]
-    return run.data.metrics
+    return client.search_runs(experiments, order_by=["start_time DESC"], max_results=1)[0]
 
 
 def epoch_figures(project: Path, history_name: str, batch_size: int) -> dict[str, float]:
@@ -67,12 +66,13 @@ def epoch_figures(project: Path, history_name: str, batch_size: int) -> dict[str
 
 def one_run(project: Path, params: dict) -> dict:
     process = spawn(__file__, project, "full_training", params)
-    metrics = latest_run_metrics(project)
+    run = latest_run(project)
+    metrics = run.data.metrics
     return {
         "total_s": metrics["timing/total_seconds"],
         "process_s": process["process_s"],
         "peak_rss_mib": process["peak_rss_mib"],
-        "torch_threads": process["torch_threads"],
+        "training_threads": int(run.data.params["joint_training.num_threads"]),
         "cuda_available": process["cuda_available"],
         **{f"{stage}_s": metrics.get(f"timing/{stage}_seconds", 0.0) for stage in STAGES},
         **{
@@ -107,7 +107,9 @@ def print_size(result: dict) -> None:
             f"{m[f'{stage}_steps_per_epoch']:.0f} steps/epoch, {m[f'{stage}_step_ms']:.2f} ms/step "
             f"(incl. per-epoch passes), {m[f'{stage}_steps_per_s']:.0f} steps/s"
         )
-    print(f"  peak RSS: {m['peak_rss_mib']:.0f} MiB   torch threads: {m['torch_threads']:.0f}")
+    print(
+        f"  peak RSS: {m['peak_rss_mib']:.0f} MiB   training threads: {m['training_threads']:.0f}"
+    )
     print("  quality: " + ", ".join(f"{k} {m[k]:.3f}" for k in QUALITY))
     print("  runs (total s): " + ", ".join(f"{r['total_s']:.1f}" for r in result["runs"]))
 

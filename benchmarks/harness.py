@@ -47,7 +47,6 @@ def run_worker(project: Path, pipeline: str, params: dict) -> dict[str, float | 
         "pipeline_s": run_s,
         "process_s": time.perf_counter() - started,
         "peak_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,  # KiB
-        "torch_threads": torch.get_num_threads(),
         "cuda_available": torch.cuda.is_available(),
     }
 
