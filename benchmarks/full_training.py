@@ -84,6 +84,9 @@ def one_run(project: Path, params: dict) -> dict:
             for k, v in epoch_figures(project, "joint_training_history", 512).items()
         },
         **{name: metrics.get(key, float("nan")) for name, key in QUALITY.items()},
+        "method_comparison": pd.read_csv(
+            project / "data/08_reporting/method_comparison.csv"
+        ).to_dict("records"),
     }
 
 
@@ -92,7 +95,11 @@ def benchmark_size(n_mice: int, repeats: int, params: dict) -> dict:
         project = make_project(Path(folder))
         spawn(__file__, project, "synthetic_data", {"synthetic": {"n_mice": n_mice}})
         runs = [one_run(project, params) for _ in range(repeats)]
-    medians = {key: statistics.median(run[key] for run in runs) for key in runs[0]}
+    medians = {
+        key: statistics.median(run[key] for run in runs)
+        for key, value in runs[0].items()
+        if isinstance(value, int | float)
+    }
     return {"n_mice": n_mice, "runs": runs, "median": medians}
 
 
@@ -112,6 +119,10 @@ def print_size(result: dict) -> None:
     )
     print("  quality: " + ", ".join(f"{k} {m[k]:.3f}" for k in QUALITY))
     print("  runs (total s): " + ", ".join(f"{r['total_s']:.1f}" for r in result["runs"]))
+    comparison = pd.DataFrame(result["runs"][-1]["method_comparison"]).set_index("method")
+    columns = ["clusters_used", "silhouette", "line_recall", "ari_affected", "nmi_affected"]
+    print("  model and baselines (last run):")
+    print(comparison[[c for c in columns if c in comparison]].round(3).to_string())
 
 
 def main() -> None:

@@ -3,7 +3,12 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from audiometric_clustering.evaluation.report import build_report, data_summary, markdown_table
+from audiometric_clustering.evaluation.report import (
+    build_report,
+    data_summary,
+    markdown_table,
+    model_versus_baselines,
+)
 
 
 def test_markdown_table_formats_floats_nan_and_escapes_markup():
@@ -55,3 +60,18 @@ def test_report_has_every_section_and_relative_plot_links():
     assert "| eval/reconstruction_mae_db | 4.5 |" in report
     assert "No line is enriched" in report
     assert "- ground truth: not scored" in report
+
+
+def test_verdict_says_plainly_where_the_model_loses():
+    comparison = pd.DataFrame(
+        {
+            "method": ["model", "kmeans_raw", "gmm_referenced"],
+            "line_recall": [0.8, 0.5, 0.6],
+            "ari_affected": [0.4, 0.5, 0.7],
+        }
+    )
+    verdict = model_versus_baselines(comparison)
+    assert "On `line_recall` the model (0.800) beats every baseline" in verdict
+    assert "On `ari_affected` the model (0.400) does NOT beat `gmm_referenced` (0.700)" in verdict
+    no_truth = comparison.assign(line_recall=float("nan"), ari_affected=float("nan"))
+    assert model_versus_baselines(no_truth) == ""

@@ -93,6 +93,34 @@ def markdown_table(frame: pd.DataFrame, digits: int = 3) -> str:
     return "\n".join([header, rule, *rows])
 
 
+#: Ground-truth scores on which the model should beat every baseline (higher is better).
+VERDICT_METRICS = ("line_recall", "ari_affected")
+
+
+def model_versus_baselines(comparison: pd.DataFrame) -> str:
+    """One sentence per ground-truth score: does the model beat every baseline, with numbers.
+
+    Said plainly in the report so a weaker model is never hidden in a table.
+    """
+    scores = comparison.set_index("method")
+    sentences = []
+    for metric in VERDICT_METRICS:
+        if metric not in scores or scores[metric].isna().all():
+            continue
+        model, baselines = scores.loc["model", metric], scores[metric].drop("model")
+        best = baselines.idxmax()
+        verdict = "beats every baseline" if model > baselines.max() else "does NOT beat"
+        sentences.append(
+            f"On `{metric}` the model ({model:.3f}) {verdict}"
+            + (
+                f" `{best}` ({baselines.max():.3f})."
+                if verdict != "beats every baseline"
+                else f" (best baseline `{best}`: {baselines.max():.3f})."
+            )
+        )
+    return " ".join(sentences)
+
+
 def build_report(
     summary: dict[str, int],
     model_metrics: dict[str, float],
@@ -122,7 +150,13 @@ def build_report(
         "Davies-Bouldin, Calinski-Harabasz) are computed in each method's own feature space; "
         "`silhouette_abr` scores every method in the shared control-referenced threshold space. "
         "`line_purity` is the mean share of a knockout line's mice in its modal cluster (lines "
-        "with enough mice to test).\n\n" + markdown_table(side_by_side),
+        "with enough mice to test).\n\n"
+        + markdown_table(side_by_side)
+        + (
+            "\n\n" + model_versus_baselines(comparison)
+            if "model" in set(comparison["method"])
+            else ""
+        ),
         "## Model reconstruction\n\nMean absolute error in dB on measured thresholds only.\n\n"
         + markdown_table(metric_rows, digits=4),
         "## Cluster labels\n\n" + markdown_table(labels),
