@@ -1,4 +1,3 @@
-"""audiometric-clustering
-"""
+"""audiometric-clustering"""
 
 __version__ = "0.1"
