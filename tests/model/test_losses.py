@@ -10,7 +10,7 @@ import torch
 import torch.nn.functional as F
 
 from audiometric_clustering.model.losses import (
-    _OffDiagonalLogSumExp,
+    _SupervisedContrastive,
     abr_reconstruction_loss,
     clustering_loss,
     kl_divergence,
@@ -67,9 +67,12 @@ def test_supervised_contrastive_gradient_matches_reference() -> None:
     torch.testing.assert_close(ours, embedding.grad)
 
 
-def test_off_diagonal_logsumexp_gradcheck() -> None:
-    unit = F.normalize(torch.randn(6, 3, dtype=torch.float64), dim=1).requires_grad_()
-    assert torch.autograd.gradcheck(lambda x: _OffDiagonalLogSumExp.apply(x, 2.0), (unit,))
+def test_supervised_contrastive_gradcheck() -> None:
+    group, n_positives, _ = _groups(LINES)
+    embedding = torch.randn(len(LINES), 3, dtype=torch.float64, requires_grad=True)
+    assert torch.autograd.gradcheck(
+        lambda x: _SupervisedContrastive.apply(x, group, n_positives.double(), 0.5), (embedding,)
+    )
 
 
 def test_supervised_contrastive_ignores_mice_without_line_mates() -> None:
