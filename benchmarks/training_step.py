@@ -1,6 +1,7 @@
 """Time training steps at batch 512, the full-data passes, and whole epochs.
 
     .venv/bin/python benchmarks/training_step.py [--threads 1] [--steps 300] [--mice 60000]
+    .venv/bin/python benchmarks/training_step.py --device cuda      # fp16 autocast on a GPU
 
 Prints, per stage, the median (and 90th percentile) milliseconds of one optimisation step
 after a warm-up, as wall time and as this thread's CPU time (CPU time is robust to other
@@ -56,10 +57,15 @@ def synthetic_tensors(n_mice: int, rng: np.random.Generator) -> MouseTensors:
 
 
 def trainer_for(
-    stage: str, train: MouseTensors, validation: MouseTensors, threads: int
+    stage: str, train: MouseTensors, validation: MouseTensors, threads: int, device: str = "cpu"
 ) -> StageTrainer:
     joint = stage == "joint"
-    params = {"epochs": 150 if joint else 50, "num_threads": threads, **(JOINT if joint else {})}
+    params = {
+        "epochs": 150 if joint else 50,
+        "num_threads": threads,
+        "device": device,
+        **(JOINT if joint else {}),
+    }
     settings, objective = stage_configuration(params, 42, stage, joint)
     vocabularies = {
         column: [str(v) for v in range(size)]
@@ -88,10 +94,17 @@ def time_steps(trainer: StageTrainer, steps: int, warmup: int) -> tuple[list[flo
             batches.n_positives[start:stop],
             None if target is None else target[start:stop],
         )
+        synchronise(trainer.device)
         if index >= warmup:
             wall.append(time.perf_counter() - began)
             cpu.append(time.thread_time() - began_cpu)
     return wall, cpu
+
+
+def synchronise(device: torch.device) -> None:
+    """Wait for queued GPU work, so that a step's time is its own (a no-op on the CPU)."""
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
 
 
 def resident_mib() -> float:
@@ -99,9 +112,10 @@ def resident_mib() -> float:
         return int(statm.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
 
 
-def timed(function) -> float:
+def timed(function, device: torch.device) -> float:
     began = time.perf_counter()
     function()
+    synchronise(device)
     return time.perf_counter() - began
 
 
@@ -113,26 +127,32 @@ def main() -> None:
     parser.add_argument("--mice", type=int, default=60000)
     parser.add_argument("--validation-share", type=float, default=0.1)
     parser.add_argument("--epochs", type=int, default=2, help="whole epochs to time per stage")
+    parser.add_argument("--device", default="cpu", help="cpu, cuda or auto")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     rng = np.random.default_rng(0)
     data = synthetic_tensors(args.mice, rng)
     in_validation = rng.random(args.mice) < args.validation_share
     train, validation = data.subset(~in_validation), data.subset(in_validation)
-    print(f"{torch.get_num_threads()} thread(s), {len(train)} training mice, batch 512")
+    print(
+        f"{torch.get_num_threads()} thread(s), device {args.device}, "
+        f"{len(train)} training mice, batch 512"
+    )
     epoch_seconds = {}
     for stage in ("pretrain", "joint"):
-        trainer = trainer_for(stage, train, validation, args.threads)
+        trainer = trainer_for(stage, train, validation, args.threads, args.device)
         wall, cpu = time_steps(trainer, args.steps, args.warmup)
         print(
             f"{stage:8s} step: median {1e3 * statistics.median(wall):.2f} ms wall "
             f"(p90 {1e3 * np.percentile(wall, 90):.2f}), "
             f"{1e3 * statistics.median(cpu):.2f} ms CPU, {args.steps} steps"
         )
-        print(f"  validation pass: {1e3 * timed(trainer.validate):.0f} ms")
+        print(f"  validation pass: {1e3 * timed(trainer.validate, trainer.device):.0f} ms")
         assignment = trainer.train_assignment() if trainer.objective.joint else None
         if assignment is not None:
-            print(f"  DEC target pass: {1e3 * timed(trainer.train_assignment):.0f} ms")
+            print(
+                f"  DEC target pass: {1e3 * timed(trainer.train_assignment, trainer.device):.0f} ms"
+            )
         seconds = []
         for epoch in range(args.epochs):
             began = time.perf_counter()
@@ -140,6 +160,7 @@ def main() -> None:
             trainer.validate()
             if assignment is not None:
                 assignment = trainer.train_assignment()
+            synchronise(trainer.device)
             seconds.append(time.perf_counter() - began)
             print(f"  epoch {epoch}: {seconds[-1]:.2f} s, resident {resident_mib():.0f} MiB")
         epoch_seconds[stage] = statistics.median(seconds) if seconds else math.nan
