@@ -33,13 +33,14 @@ def train_jointly(
     """
     settings, objective = stage_configuration(params_joint_training, seed, STAGE, joint=True)
     train, validation = split_tensors(model_input)
-    result = train_stage(
-        model_from_checkpoint(initialised_model).train(),
-        train,
-        validation,
-        settings,
-        objective,
-        on_epoch_end=epoch_logger(STAGE),
-        resume_state=load_resume_state(settings),
-    )
+    with epoch_logger(STAGE) as on_epoch_end:
+        result = train_stage(
+            model_from_checkpoint(initialised_model).train(),
+            train,
+            validation,
+            settings,
+            objective,
+            on_epoch_end=on_epoch_end,
+            resume_state=load_resume_state(settings),
+        )
     return result.best, result.final, result.history

@@ -36,13 +36,14 @@ def pretrain(
     seed_everything(seed)
     model = ContrastiveVAEDEC(model_config_from(params_model, preprocessor_state))
     model.set_pca_scaling(train.pca)
-    result = train_stage(
-        model,
-        train,
-        validation,
-        settings,
-        objective,
-        on_epoch_end=epoch_logger(STAGE),
-        resume_state=load_resume_state(settings),
-    )
+    with epoch_logger(STAGE) as on_epoch_end:
+        result = train_stage(
+            model,
+            train,
+            validation,
+            settings,
+            objective,
+            on_epoch_end=on_epoch_end,
+            resume_state=load_resume_state(settings),
+        )
     return result.best, result.final, result.history
