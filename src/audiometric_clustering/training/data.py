@@ -67,8 +67,13 @@ class MouseTensors:
 
     def subset(self, index: np.ndarray | Tensor) -> MouseTensors:
         """Rows ``index`` (positions or a boolean mask) of every tensor."""
-        index = torch.as_tensor(index)
-        return MouseTensors(**{f.name: getattr(self, f.name)[index] for f in fields(self)})
+        index = torch.as_tensor(index, device=self.abr.device)
+        if index.dtype == torch.bool:
+            index = index.nonzero().squeeze(1)
+        # index_select: a third of the time of advanced indexing for the per-epoch reorder
+        return MouseTensors(
+            **{f.name: getattr(self, f.name).index_select(0, index) for f in fields(self)}
+        )
 
     def to(self, device: torch.device | str) -> MouseTensors:
         return MouseTensors(**{f.name: getattr(self, f.name).to(device) for f in fields(self)})

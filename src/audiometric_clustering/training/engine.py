@@ -51,7 +51,7 @@ logger = logging.getLogger(__name__)
 VAE_TERMS = ("abr", "metadata", "pca", "kl")
 CLUSTER_TERMS = ("clustering", "contrastive", "phenotype_consistency")
 #: Batch size of the inference-mode passes (DEC target, cluster sizes, validation q).
-PASS_BATCH_SIZE = 16384
+PASS_BATCH_SIZE = 8192
 
 OnEpochEnd = Callable[[int, dict[str, float]], None]
 
@@ -353,7 +353,7 @@ class StageTrainer:
     def epoch_target(self, epoch_plan: EpochBatches, assignment: Tensor) -> Tensor:
         """DEC target P of the training mice, in the epoch's order."""
         order = torch.from_numpy(epoch_plan.plan.order).to(self.device)
-        return target_distribution(assignment)[order]
+        return target_distribution(assignment).index_select(0, order)
 
     def validate(self) -> list[float]:
         """Validation loss terms, mean over mice, with the latent mean instead of a sample.
