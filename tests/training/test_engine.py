@@ -38,7 +38,11 @@ def _weights_only(checkpoint: dict) -> dict:
 
 
 def _without_timing(history: dict) -> dict:
-    return {name: values for name, values in history.items() if name != "epoch_seconds"}
+    return {
+        name: values
+        for name, values in history.items()
+        if name not in ("epoch_seconds", "steps_seconds")
+    }
 
 
 def test_pretraining_learns_on_a_cosine_schedule(pretrained) -> None:

@@ -382,8 +382,8 @@ class StageTrainer:
         self.model.train()
         return (sums / len(plan.data)).tolist()
 
-    def train_epoch(self, epoch: int, assignment: Tensor | None) -> list[float]:
-        """One pass over the training mice in line-grouped batches; mean loss terms."""
+    def train_epoch(self, epoch: int, assignment: Tensor | None) -> tuple[list[float], int]:
+        """One pass over the training mice in line-grouped batches: mean loss terms, steps."""
         self.weights = self._weight_tensor(epoch)
         epoch_plan = self.plan_epoch(self.train_data, self.rng)
         target = None if assignment is None else self.epoch_target(epoch_plan, assignment)
@@ -400,7 +400,7 @@ class StageTrainer:
                 None if target is None else target[start:stop],
             )
             sums += terms * (stop - start)
-        return (sums / len(self.train_data)).tolist()
+        return (sums / len(self.train_data)).tolist(), epoch_plan.plan.n_batches
 
     # --- the loop -----------------------------------------------------------------------
 
@@ -428,10 +428,13 @@ class StageTrainer:
                     if reseeded:
                         assignment = self.train_assignment()
                 learning_rate = self.scheduler.get_last_lr()[0]
-                train_terms = self.train_epoch(epoch, assignment)
+                steps_started = time.perf_counter()
+                train_terms, steps = self.train_epoch(epoch, assignment)
+                steps_seconds = time.perf_counter() - steps_started
                 self.scheduler.step()
                 validation_terms = self.validate()
                 metrics = self._epoch_metrics(epoch, train_terms, validation_terms, learning_rate)
+                metrics |= {"steps": float(steps), "steps_seconds": steps_seconds}
                 converged = False
                 if objective.joint:
                     assignment = self.train_assignment()
