@@ -36,7 +36,8 @@ bench: install
 	$(BIN)/python benchmarks/full_training.py --repeats 3
 
 bench-scaling: install
-	$(BIN)/python benchmarks/full_training.py --scaling 15000 60000 240000 --repeats 1
+	$(BIN)/python benchmarks/full_training.py --scaling 15000 60000 240000 --repeats 1 \
+		--output data/08_reporting/benchmark_scaling.json
 
 viz: install
 	$(BIN)/kedro viz run
