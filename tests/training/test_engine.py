@@ -45,9 +45,17 @@ def _without_timing(history: dict) -> dict:
     }
 
 
-def test_pretraining_learns_on_a_cosine_schedule(pretrained) -> None:
+def test_pretraining_learns_on_a_cosine_schedule(pretrained, frame) -> None:
     history = pretrained.history
     assert history["epoch"] == [0.0, 1.0, 2.0, 3.0, 4.0, 5.0]
+    # the benchmark's step figures: steps per epoch (batches of 128 cut at line boundaries)
+    # and the step loop's own time, a part of the epoch's
+    n_train = int((frame["split"] == "train").sum())
+    assert all(math.ceil(n_train / 128) <= steps < n_train / 64 for steps in history["steps"])
+    assert all(
+        0 < loop < epoch
+        for loop, epoch in zip(history["steps_seconds"], history["epoch_seconds"], strict=True)
+    )
     assert history["val_loss"][-1] < history["val_loss"][0]
     assert {"loss_abr", "loss_metadata", "loss_pca", "loss_kl", "val_loss_kl", "lr"} <= set(history)
     expected_lr = [1e-6 + (1e-3 - 1e-6) * (1 + math.cos(math.pi * e / 6)) / 2 for e in range(6)]
