@@ -1,0 +1,131 @@
+"""Training-step time of this checkout against another git revision, side by side.
+
+    .venv/bin/python benchmarks/compare_steps.py main~3 [--steps 400] [--mice 60000]
+
+This machine's speed drifts by up to 2x within an hour with nothing else running, so two
+separate benchmark runs cannot show a 10% change. This script exports the package at
+REVISION (``git archive``) under another name, builds both trainers on the same synthetic
+data, and alternates their steps one by one in one process, so that both medians share the
+drift. Prints, per stage, the median wall milliseconds per step of each and their ratio.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import io
+import statistics
+import subprocess
+import sys
+import tarfile
+import tempfile
+import time
+from pathlib import Path
+from types import ModuleType
+
+import numpy as np
+import torch
+from harness import REPO_ROOT
+from training_step import JOINT, VOCABULARY_SIZES, synthetic_tensors
+
+PACKAGE = "audiometric_clustering"
+BASE_PACKAGE = "audiometric_clustering_base"
+
+
+def export_package(revision: str, folder: Path) -> None:
+    """The package's source at ``revision``, renamed to BASE_PACKAGE inside ``folder``."""
+    archive = subprocess.run(
+        ["git", "archive", revision, f"src/{PACKAGE}"],
+        cwd=REPO_ROOT,
+        capture_output=True,
+        check=True,
+    ).stdout
+    with tarfile.open(fileobj=io.BytesIO(archive)) as tar:
+        tar.extractall(folder, filter="data")
+    (folder / "src" / PACKAGE).rename(folder / BASE_PACKAGE)
+    for source in (folder / BASE_PACKAGE).rglob("*.py"):
+        source.write_text(source.read_text().replace(PACKAGE, BASE_PACKAGE))
+
+
+def step_function(package: str, stage: str, data, in_validation: np.ndarray, device: str):
+    """A closure running step ``i`` of one epoch's full-size batches with ``package``'s code."""
+
+    def module(name: str) -> ModuleType:
+        return importlib.import_module(f"{package}.{name}")
+
+    tensors = module("training.data").MouseTensors(**vars(data))
+    train, validation = tensors.subset(~in_validation), tensors.subset(in_validation)
+    joint = stage == "joint"
+    params = {"epochs": 150 if joint else 50, "device": device, **(JOINT if joint else {})}
+    engine = module("training.engine")
+    settings, objective = engine.stage_configuration(params, 42, stage, joint)
+    columns = module("impc.schema").CATEGORICAL_FEATURES
+    vocabularies = {
+        column: [str(v) for v in range(size)]
+        for column, size in zip(columns, VOCABULARY_SIZES, strict=True)
+    }
+    engine.seed_everything(42)
+    model_module = module("model")
+    model = model_module.ContrastiveVAEDEC(
+        model_module.model_config_from({}, {"vocabularies": vocabularies})
+    )
+    model.set_pca_scaling(train.pca)
+    trainer = engine.StageTrainer(model, train, validation, settings, objective)
+    batches = trainer.plan_epoch(trainer.train_data, trainer.rng)
+    target = None
+    if joint:
+        target = trainer.epoch_target(batches, trainer.train_assignment())
+    full = [(a, b) for a, b in batches.plan.batches() if b - a > 0.95 * settings.batch_size]
+
+    def step(index: int) -> None:
+        start, stop = full[index % len(full)]
+        trainer.step(
+            batches.data.slice(start, stop),
+            batches.group[start:stop],
+            batches.n_positives[start:stop],
+            None if target is None else target[start:stop],
+        )
+        if trainer.device.type == "cuda":
+            torch.cuda.synchronize(trainer.device)
+
+    return step
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("revision", help="git revision to compare against, e.g. main~3")
+    parser.add_argument("--steps", type=int, default=400)
+    parser.add_argument("--warmup", type=int, default=30)
+    parser.add_argument("--mice", type=int, default=60000)
+    parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--device", default="cpu")
+    args = parser.parse_args()
+    torch.set_num_threads(args.threads)
+    rng = np.random.default_rng(0)
+    data = synthetic_tensors(args.mice, rng)
+    in_validation = rng.random(args.mice) < 0.1
+    with tempfile.TemporaryDirectory(prefix="compare_steps_") as folder:
+        export_package(args.revision, Path(folder))
+        sys.path.insert(0, folder)
+        print(f"{args.revision} against this checkout, {args.threads} thread(s), {args.device}")
+        for stage in ("pretrain", "joint"):
+            steps = {
+                args.revision: step_function(BASE_PACKAGE, stage, data, in_validation, args.device),
+                "this checkout": step_function(PACKAGE, stage, data, in_validation, args.device),
+            }
+            seconds: dict[str, list[float]] = {name: [] for name in steps}
+            for index in range(args.warmup + args.steps):
+                for name, step in steps.items():
+                    began = time.perf_counter()
+                    step(index)
+                    if index >= args.warmup:
+                        seconds[name].append(time.perf_counter() - began)
+            base, new = (1e3 * statistics.median(values) for values in seconds.values())
+            print(
+                f"{stage:8s} step: {args.revision} {base:.2f} ms, this checkout {new:.2f} ms "
+                f"({new / base:.2f}x), medians of {args.steps} alternated steps"
+            )
+
+
+if __name__ == "__main__":
+    main()
