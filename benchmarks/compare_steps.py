@@ -21,14 +21,15 @@ import tarfile
 import tempfile
 import time
 from pathlib import Path
-from types import ModuleType
 
 import numpy as np
 import torch
 from harness import REPO_ROOT
-from training_step import JOINT, VOCABULARY_SIZES, synthetic_tensors
+from training_step import PACKAGE, step_runner, synthetic_tensors, trainer_for
 
-PACKAGE = "audiometric_clustering"
+from audiometric_clustering.training.data import MouseTensors
+from audiometric_clustering.training.engine import StageTrainer
+
 BASE_PACKAGE = "audiometric_clustering_base"
 
 
@@ -47,48 +48,17 @@ def export_package(revision: str, folder: Path) -> None:
         source.write_text(source.read_text().replace(PACKAGE, BASE_PACKAGE))
 
 
-def step_function(package: str, stage: str, data, in_validation: np.ndarray, device: str):
-    """A closure running step ``i`` of one epoch's full-size batches with ``package``'s code."""
-
-    def module(name: str) -> ModuleType:
-        return importlib.import_module(f"{package}.{name}")
-
-    tensors = module("training.data").MouseTensors(**vars(data))
+def trainer_on(
+    package: str,
+    stage: str,
+    data: MouseTensors,
+    in_validation: np.ndarray,
+    args: argparse.Namespace,
+) -> StageTrainer:
+    """``trainer_for`` with ``package``'s code, on ``data`` converted to its tensor class."""
+    tensors = importlib.import_module(f"{package}.training.data").MouseTensors(**vars(data))
     train, validation = tensors.subset(~in_validation), tensors.subset(in_validation)
-    joint = stage == "joint"
-    params = {"epochs": 150 if joint else 50, "device": device, **(JOINT if joint else {})}
-    engine = module("training.engine")
-    settings, objective = engine.stage_configuration(params, 42, stage, joint)
-    columns = module("impc.schema").CATEGORICAL_FEATURES
-    vocabularies = {
-        column: [str(v) for v in range(size)]
-        for column, size in zip(columns, VOCABULARY_SIZES, strict=True)
-    }
-    engine.seed_everything(42)
-    model_module = module("model")
-    model = model_module.ContrastiveVAEDEC(
-        model_module.model_config_from({}, {"vocabularies": vocabularies})
-    )
-    model.set_pca_scaling(train.pca)
-    trainer = engine.StageTrainer(model, train, validation, settings, objective)
-    batches = trainer.plan_epoch(trainer.train_data, trainer.rng)
-    target = None
-    if joint:
-        target = trainer.epoch_target(batches, trainer.train_assignment())
-    full = [(a, b) for a, b in batches.plan.batches() if b - a > 0.95 * settings.batch_size]
-
-    def step(index: int) -> None:
-        start, stop = full[index % len(full)]
-        trainer.step(
-            batches.data.slice(start, stop),
-            batches.group[start:stop],
-            batches.n_positives[start:stop],
-            None if target is None else target[start:stop],
-        )
-        if trainer.device.type == "cuda":
-            torch.cuda.synchronize(trainer.device)
-
-    return step
+    return trainer_for(stage, train, validation, args.threads, args.device, package)
 
 
 def main() -> None:
@@ -110,8 +80,8 @@ def main() -> None:
         print(f"{args.revision} against this checkout, {args.threads} thread(s), {args.device}")
         for stage in ("pretrain", "joint"):
             steps = {
-                args.revision: step_function(BASE_PACKAGE, stage, data, in_validation, args.device),
-                "this checkout": step_function(PACKAGE, stage, data, in_validation, args.device),
+                name: step_runner(trainer_on(package, stage, data, in_validation, args))
+                for name, package in ((args.revision, BASE_PACKAGE), ("this checkout", PACKAGE))
             }
             seconds: dict[str, list[float]] = {name: [] for name in steps}
             for index in range(args.warmup + args.steps):

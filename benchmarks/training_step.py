@@ -16,23 +16,20 @@ The data are synthetic but IMPC-shaped: a quarter controls, knockout lines of 4-
 from __future__ import annotations
 
 import argparse
+import importlib
 import math
 import os
 import statistics
 import time
+from collections.abc import Callable
 
 import numpy as np
 import torch
 
-from audiometric_clustering.impc.schema import CATEGORICAL_FEATURES
-from audiometric_clustering.model import ContrastiveVAEDEC, model_config_from
 from audiometric_clustering.training.data import MouseTensors
-from audiometric_clustering.training.engine import (
-    StageTrainer,
-    seed_everything,
-    stage_configuration,
-)
+from audiometric_clustering.training.engine import StageTrainer
 
+PACKAGE = "audiometric_clustering"
 VOCABULARY_SIZES = (2, 4, 6, 11, 9, 2, 6)  # as in the default synthetic export
 JOINT = {
     "warmup_epochs": 10,
@@ -57,8 +54,18 @@ def synthetic_tensors(n_mice: int, rng: np.random.Generator) -> MouseTensors:
 
 
 def trainer_for(
-    stage: str, train: MouseTensors, validation: MouseTensors, threads: int, device: str = "cpu"
+    stage: str,
+    train: MouseTensors,
+    validation: MouseTensors,
+    threads: int,
+    device: str = "cpu",
+    package: str = PACKAGE,
 ) -> StageTrainer:
+    """A trainer for ``stage`` built with ``package``'s code (another name: another version,
+    see compare_steps.py); ``train`` and ``validation`` must be that package's tensors."""
+    engine = importlib.import_module(f"{package}.training.engine")
+    model_module = importlib.import_module(f"{package}.model")
+    columns = importlib.import_module(f"{package}.impc.schema").CATEGORICAL_FEATURES
     joint = stage == "joint"
     params = {
         "epochs": 150 if joint else 50,
@@ -66,28 +73,32 @@ def trainer_for(
         "device": device,
         **(JOINT if joint else {}),
     }
-    settings, objective = stage_configuration(params, 42, stage, joint)
+    settings, objective = engine.stage_configuration(params, 42, stage, joint)
     vocabularies = {
         column: [str(v) for v in range(size)]
-        for column, size in zip(CATEGORICAL_FEATURES, VOCABULARY_SIZES, strict=True)
+        for column, size in zip(columns, VOCABULARY_SIZES, strict=True)
     }
-    seed_everything(42)
-    model = ContrastiveVAEDEC(model_config_from({}, {"vocabularies": vocabularies}))
+    engine.seed_everything(42)
+    model = model_module.ContrastiveVAEDEC(
+        model_module.model_config_from({}, {"vocabularies": vocabularies})
+    )
     model.set_pca_scaling(train.pca)
-    return StageTrainer(model, train, validation, settings, objective)
+    return engine.StageTrainer(model, train, validation, settings, objective)
 
 
-def time_steps(trainer: StageTrainer, steps: int, warmup: int) -> tuple[list[float], list[float]]:
-    """Wall and thread-CPU seconds of ``steps`` full-size steps after ``warmup`` steps."""
+def step_runner(trainer: StageTrainer) -> Callable[[int], None]:
+    """``run(i)``: step i of one epoch's full-size batches, waiting for the GPU if any.
+
+    The DEC target is fixed from one pass before the first step, as within an epoch.
+    """
     batches = trainer.plan_epoch(trainer.train_data, trainer.rng)
     target = None
     if trainer.objective.joint:
         target = trainer.epoch_target(batches, trainer.train_assignment())
     full = [(a, b) for a, b in batches.plan.batches() if b - a > 0.95 * trainer.settings.batch_size]
-    wall, cpu = [], []
-    for index in range(warmup + steps):
+
+    def run(index: int) -> None:
         start, stop = full[index % len(full)]
-        began, began_cpu = time.perf_counter(), time.thread_time()
         trainer.step(
             batches.data.slice(start, stop),
             batches.group[start:stop],
@@ -95,6 +106,17 @@ def time_steps(trainer: StageTrainer, steps: int, warmup: int) -> tuple[list[flo
             None if target is None else target[start:stop],
         )
         synchronise(trainer.device)
+
+    return run
+
+
+def time_steps(trainer: StageTrainer, steps: int, warmup: int) -> tuple[list[float], list[float]]:
+    """Wall and thread-CPU seconds of ``steps`` full-size steps after ``warmup`` steps."""
+    run = step_runner(trainer)
+    wall, cpu = [], []
+    for index in range(warmup + steps):
+        began, began_cpu = time.perf_counter(), time.thread_time()
+        run(index)
         if index >= warmup:
             wall.append(time.perf_counter() - began)
             cpu.append(time.thread_time() - began_cpu)

@@ -204,6 +204,7 @@ class EpochBatches:
     batch b is rows ``plan.bounds[b]:plan.bounds[b + 1]`` of each."""
 
     data: MouseTensors
+    order: Tensor  # positions of these mice in the dataset, i.e. ``plan.order`` on the device
     group: Tensor
     n_positives: Tensor
     plan: BatchPlan
@@ -313,8 +314,10 @@ class StageTrainer:
 
     def plan_epoch(self, data: MouseTensors, rng: np.random.Generator | None) -> EpochBatches:
         plan = plan_batches(data.line.cpu().numpy(), self.settings.batch_size, rng)
+        order = torch.from_numpy(plan.order).to(self.device)
         return EpochBatches(
-            data=data.subset(torch.from_numpy(plan.order).to(self.device)),
+            data=data.subset(order),
+            order=order,
             group=torch.from_numpy(plan.group).to(self.device),
             n_positives=torch.from_numpy(plan.n_positives).to(self.device, torch.float32),
             plan=plan,
@@ -352,8 +355,7 @@ class StageTrainer:
 
     def epoch_target(self, epoch_plan: EpochBatches, assignment: Tensor) -> Tensor:
         """DEC target P of the training mice, in the epoch's order."""
-        order = torch.from_numpy(epoch_plan.plan.order).to(self.device)
-        return target_distribution(assignment).index_select(0, order)
+        return target_distribution(assignment).index_select(0, epoch_plan.order)
 
     def validate(self) -> list[float]:
         """Validation loss terms, mean over mice, with the latent mean instead of a sample.
