@@ -36,12 +36,14 @@ BASE_PACKAGE = "audiometric_clustering_base"
 def export_package(revision: str, folder: Path) -> None:
     """The package's source at ``revision``, renamed to BASE_PACKAGE inside ``folder``."""
     archive = subprocess.run(
-        ["git", "archive", revision, f"src/{PACKAGE}"],
-        cwd=REPO_ROOT,
-        capture_output=True,
-        check=True,
-    ).stdout
-    with tarfile.open(fileobj=io.BytesIO(archive)) as tar:
+        ["git", "archive", revision, f"src/{PACKAGE}"], cwd=REPO_ROOT, capture_output=True
+    )
+    if archive.returncode != 0:
+        raise SystemExit(
+            f"cannot read src/{PACKAGE} at revision {revision!r} of {REPO_ROOT}: "
+            f"{archive.stderr.decode().strip()} (expected a git revision such as main~3)"
+        )
+    with tarfile.open(fileobj=io.BytesIO(archive.stdout)) as tar:
         tar.extractall(folder, filter="data")
     (folder / "src" / PACKAGE).rename(folder / BASE_PACKAGE)
     for source in (folder / BASE_PACKAGE).rglob("*.py"):
