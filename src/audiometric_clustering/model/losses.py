@@ -29,8 +29,9 @@ def abr_reconstruction_loss(
     imputation rule. ``noise_db`` is the assumed measurement noise (thresholds come in 5 dB
     steps), which fixes how much a dB of error weighs against the other terms.
     """
-    squared = ((predicted_db - target_db) / noise_db).square() * observed
-    return 0.5 * squared.sum(1).mean()
+    # observed is 0/1, so masking both sides masks the squared error; one fused op sums it
+    squared_sum = F.mse_loss(predicted_db * observed, target_db * observed, reduction="sum")
+    return squared_sum * (0.5 / (noise_db**2 * len(target_db)))
 
 
 def metadata_reconstruction_loss(
@@ -40,19 +41,19 @@ def metadata_reconstruction_loss(
 
     Code 0 means "unknown": nothing to reconstruct, so it is ignored rather than predicted.
     """
-    continuous_term = 0.5 * (continuous_hat - continuous).square().sum(1).mean()
+    squared_sum = F.mse_loss(continuous_hat, continuous, reduction="sum")
     cross_entropy = F.cross_entropy(
         categorical_logits.reshape(-1, categorical_logits.shape[-1]),
         categorical.reshape(-1),
         ignore_index=0,
         reduction="sum",
     )
-    return continuous_term + cross_entropy / len(categorical)
+    return (0.5 * squared_sum + cross_entropy) / len(categorical)
 
 
 def pca_reconstruction_loss(pca_hat: Tensor, pca_standardised: Tensor) -> Tensor:
     """Unit-variance Gaussian NLL of the standardised PCA scores (the global audiogram summary)."""
-    return 0.5 * (pca_hat - pca_standardised).square().sum(1).mean()
+    return F.mse_loss(pca_hat, pca_standardised, reduction="sum") * (0.5 / len(pca_hat))
 
 
 def kl_divergence(mean: Tensor, log_variance: Tensor) -> Tensor:
@@ -108,7 +109,7 @@ class _SupervisedContrastive(torch.autograd.Function):
     ) -> Tensor:
         norm = torch.linalg.vector_norm(embedding, dim=1, keepdim=True).clamp_min_(1e-12)
         unit = embedding / norm
-        pair_exp = torch.mm(unit, unit.T).mul_(1.0 / temperature).exp_()
+        pair_exp = torch.mm(unit * (1.0 / temperature), unit.T).exp_()
         pair_exp.diagonal().zero_()
         # clamp: a one-mouse batch has no other mouse (its row is not an anchor)
         denominator = pair_exp.sum(1).clamp_min_(1e-30)

@@ -37,9 +37,10 @@ def _contract(left: Tensor, right: Tensor, axis: int) -> Tensor:
     Accumulating one slice at a time keeps every temporary the size of the result (which
     stays in cache) instead of materialising the full broadcast product.
     """
-    total = left.select(axis, 0) * right.select(axis, 0)
-    for index in range(1, left.shape[axis]):
-        total.addcmul_(left.select(axis, index), right.select(axis, index))
+    lefts, rights = left.unbind(axis), right.unbind(axis)
+    total = lefts[0] * rights[0]
+    for left_slice, right_slice in zip(lefts[1:], rights[1:], strict=True):
+        total.addcmul_(left_slice, right_slice)
     return total
 
 
