@@ -5,10 +5,13 @@
 
 Prints, per stage, the median (and 90th percentile) milliseconds of one optimisation step
 after a warm-up, as wall time and as this thread's CPU time (CPU time is robust to other
-processes taking the core; wall time is what a run costs). Then the DEC-target pass over the
-training mice, the validation pass, whole joint epochs with the resident memory after each
-(it must stay flat: a kept autograd graph would grow it every epoch), and the projected
-time of a default run (50 pretraining + 150 joint epochs) from the measured epochs.
+processes taking the core; wall time is what a run costs), and the median of the same step
+on a 16-mouse batch, alternated with the full ones: what a step costs with almost no data,
+i.e. the overhead of its few hundred small operations, which no batch-size-dependent work
+can remove. Then the DEC-target pass over the training mice, the validation pass, whole
+joint epochs with the resident memory after each (it must stay flat: a kept autograd graph
+would grow it every epoch), and the projected time of a default run (50 pretraining + 150
+joint epochs) from the measured epochs.
 
 The data are synthetic but IMPC-shaped: a quarter controls, knockout lines of 4-8 mice.
 """
@@ -86,10 +89,12 @@ def trainer_for(
     return engine.StageTrainer(model, train, validation, settings, objective)
 
 
-def step_runner(trainer: StageTrainer) -> Callable[[int], None]:
+def step_runner(trainer: StageTrainer, rows: int | None = None) -> Callable[[int], None]:
     """``run(i)``: step i of one epoch's full-size batches, waiting for the GPU if any.
 
-    The DEC target is fixed from one pass before the first step, as within an epoch.
+    The DEC target is fixed from one pass before the first step, as within an epoch. With
+    ``rows``, each step takes only the first ``rows`` mice of its batch: the cost of a step
+    that has almost no data, i.e. the per-step overhead of launching its operations.
     """
     batches = trainer.plan_epoch(trainer.train_data, trainer.rng)
     target = None
@@ -99,6 +104,8 @@ def step_runner(trainer: StageTrainer) -> Callable[[int], None]:
 
     def run(index: int) -> None:
         start, stop = full[index % len(full)]
+        if rows is not None:
+            stop = start + rows
         trainer.step(
             batches.data.slice(start, stop),
             batches.group[start:stop],
@@ -110,17 +117,21 @@ def step_runner(trainer: StageTrainer) -> Callable[[int], None]:
     return run
 
 
-def time_steps(trainer: StageTrainer, steps: int, warmup: int) -> tuple[list[float], list[float]]:
-    """Wall and thread-CPU seconds of ``steps`` full-size steps after ``warmup`` steps."""
-    run = step_runner(trainer)
-    wall, cpu = [], []
+def time_steps(
+    trainer: StageTrainer, steps: int, warmup: int, small_rows: int
+) -> dict[str, tuple[list[float], list[float]]]:
+    """Wall and thread-CPU seconds of ``steps`` full-size steps after ``warmup`` steps, and
+    of as many ``small_rows``-mouse steps, alternated with them so both see the same drift."""
+    runners = {"full": step_runner(trainer), "small": step_runner(trainer, small_rows)}
+    times: dict[str, tuple[list[float], list[float]]] = {name: ([], []) for name in runners}
     for index in range(warmup + steps):
-        began, began_cpu = time.perf_counter(), time.thread_time()
-        run(index)
-        if index >= warmup:
-            wall.append(time.perf_counter() - began)
-            cpu.append(time.thread_time() - began_cpu)
-    return wall, cpu
+        for name, run in runners.items():
+            began, began_cpu = time.perf_counter(), time.thread_time()
+            run(index)
+            if index >= warmup:
+                times[name][0].append(time.perf_counter() - began)
+                times[name][1].append(time.thread_time() - began_cpu)
+    return times
 
 
 def synchronise(device: torch.device) -> None:
@@ -146,6 +157,9 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--steps", type=int, default=300)
     parser.add_argument("--warmup", type=int, default=30)
+    parser.add_argument(
+        "--small-batch", type=int, default=16, help="mice per step for the overhead figure"
+    )
     parser.add_argument("--mice", type=int, default=60000)
     parser.add_argument("--validation-share", type=float, default=0.1)
     parser.add_argument("--epochs", type=int, default=2, help="whole epochs to time per stage")
@@ -163,11 +177,16 @@ def main() -> None:
     epoch_seconds = {}
     for stage in ("pretrain", "joint"):
         trainer = trainer_for(stage, train, validation, args.threads, args.device)
-        wall, cpu = time_steps(trainer, args.steps, args.warmup)
+        times = time_steps(trainer, args.steps, args.warmup, args.small_batch)
+        wall, cpu = times["full"]
         print(
             f"{stage:8s} step: median {1e3 * statistics.median(wall):.2f} ms wall "
             f"(p90 {1e3 * np.percentile(wall, 90):.2f}), "
             f"{1e3 * statistics.median(cpu):.2f} ms CPU, {args.steps} steps"
+        )
+        print(
+            f"  the same step on {args.small_batch} mice: "
+            f"{1e3 * statistics.median(times['small'][0]):.2f} ms wall (per-step overhead)"
         )
         print(f"  validation pass: {1e3 * timed(trainer.validate, trainer.device):.0f} ms")
         assignment = trainer.train_assignment() if trainer.objective.joint else None
