@@ -33,10 +33,10 @@ lint: install
 	$(BIN)/ruff format --check src tests benchmarks
 
 bench: install
-	$(BIN)/python benchmarks/full_training.py --repeats 3
+	$(BIN)/python benchmarks/full_training.py
 
 bench-scaling: install
-	$(BIN)/python benchmarks/full_training.py --scaling 15000 60000 240000 --repeats 1 \
+	$(BIN)/python benchmarks/full_training.py --scaling 15000 60000 240000 --seeds 42 \
 		--output data/08_reporting/benchmark_scaling.json
 
 viz: install
