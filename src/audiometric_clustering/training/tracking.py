@@ -7,6 +7,16 @@ from collections.abc import Callable, Iterator
 
 import mlflow
 
+from audiometric_clustering.model import ContrastiveVAEDEC
+from audiometric_clustering.training.data import MouseTensors
+from audiometric_clustering.training.engine import (
+    Objective,
+    StageResult,
+    TrainingSettings,
+    load_resume_state,
+    train_stage,
+)
+
 
 def log_metrics(
     prefix: str, metrics: dict[str, float], step: int | None = None, synchronous: bool = True
@@ -38,3 +48,24 @@ def epoch_logger(prefix: str) -> Iterator[Callable[[int, dict[str, float]], None
     finally:
         if mlflow.active_run() is not None:
             mlflow.flush_async_logging()
+
+
+def train_stage_tracked(
+    model: ContrastiveVAEDEC,
+    train: MouseTensors,
+    validation: MouseTensors,
+    settings: TrainingSettings,
+    objective: Objective,
+) -> StageResult:
+    """``train_stage`` as the pipeline nodes run it: every epoch's metrics logged to MLflow as
+    ``<stage>/<name>``, continuing from the stage's last checkpoint when ``settings.resume``."""
+    with epoch_logger(objective.stage) as on_epoch_end:
+        return train_stage(
+            model,
+            train,
+            validation,
+            settings,
+            objective,
+            on_epoch_end=on_epoch_end,
+            resume_state=load_resume_state(settings),
+        )

@@ -8,12 +8,8 @@ import pandas as pd
 
 from audiometric_clustering.training.checkpoints import model_from_checkpoint
 from audiometric_clustering.training.data import split_tensors
-from audiometric_clustering.training.engine import (
-    load_resume_state,
-    stage_configuration,
-    train_stage,
-)
-from audiometric_clustering.training.tracking import epoch_logger
+from audiometric_clustering.training.engine import stage_configuration
+from audiometric_clustering.training.tracking import train_stage_tracked
 
 STAGE = "joint"
 
@@ -33,14 +29,6 @@ def train_jointly(
     """
     settings, objective = stage_configuration(params_joint_training, seed, STAGE, joint=True)
     train, validation = split_tensors(model_input)
-    with epoch_logger(STAGE) as on_epoch_end:
-        result = train_stage(
-            model_from_checkpoint(initialised_model).train(),
-            train,
-            validation,
-            settings,
-            objective,
-            on_epoch_end=on_epoch_end,
-            resume_state=load_resume_state(settings),
-        )
+    model = model_from_checkpoint(initialised_model).train()
+    result = train_stage_tracked(model, train, validation, settings, objective)
     return result.best, result.final, result.history

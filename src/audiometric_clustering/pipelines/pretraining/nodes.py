@@ -8,13 +8,8 @@ import pandas as pd
 
 from audiometric_clustering.model import ContrastiveVAEDEC, model_config_from
 from audiometric_clustering.training.data import split_tensors
-from audiometric_clustering.training.engine import (
-    load_resume_state,
-    seed_everything,
-    stage_configuration,
-    train_stage,
-)
-from audiometric_clustering.training.tracking import epoch_logger
+from audiometric_clustering.training.engine import seed_everything, stage_configuration
+from audiometric_clustering.training.tracking import train_stage_tracked
 
 STAGE = "pretrain"
 
@@ -36,14 +31,5 @@ def pretrain(
     seed_everything(seed)
     model = ContrastiveVAEDEC(model_config_from(params_model, preprocessor_state))
     model.set_pca_scaling(train.pca)
-    with epoch_logger(STAGE) as on_epoch_end:
-        result = train_stage(
-            model,
-            train,
-            validation,
-            settings,
-            objective,
-            on_epoch_end=on_epoch_end,
-            resume_state=load_resume_state(settings),
-        )
+    result = train_stage_tracked(model, train, validation, settings, objective)
     return result.best, result.final, result.history
