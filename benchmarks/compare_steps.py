@@ -19,13 +19,12 @@ import subprocess
 import sys
 import tarfile
 import tempfile
-import time
 from pathlib import Path
 
 import numpy as np
 import torch
 from harness import REPO_ROOT
-from training_step import PACKAGE, step_runner, synthetic_tensors, trainer_for
+from training_step import PACKAGE, step_runner, synthetic_tensors, time_alternated, trainer_for
 
 from audiometric_clustering.training.data import MouseTensors
 from audiometric_clustering.training.engine import StageTrainer
@@ -81,18 +80,12 @@ def main() -> None:
         sys.path.insert(0, folder)
         print(f"{args.revision} against this checkout, {args.threads} thread(s), {args.device}")
         for stage in ("pretrain", "joint"):
-            steps = {
+            runners = {
                 name: step_runner(trainer_on(package, stage, data, in_validation, args))
                 for name, package in ((args.revision, BASE_PACKAGE), ("this checkout", PACKAGE))
             }
-            seconds: dict[str, list[float]] = {name: [] for name in steps}
-            for index in range(args.warmup + args.steps):
-                for name, step in steps.items():
-                    began = time.perf_counter()
-                    step(index)
-                    if index >= args.warmup:
-                        seconds[name].append(time.perf_counter() - began)
-            base, new = (1e3 * statistics.median(values) for values in seconds.values())
+            times = time_alternated(runners, args.steps, args.warmup)
+            base, new = (1e3 * statistics.median(wall) for wall, _ in times.values())
             print(
                 f"{stage:8s} step: {args.revision} {base:.2f} ms, this checkout {new:.2f} ms "
                 f"({new / base:.2f}x), medians of {args.steps} alternated steps"

@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import argparse
 import statistics
-import time
 from collections.abc import Callable
 from types import SimpleNamespace
 
@@ -33,6 +32,7 @@ import torch
 import torch.nn.functional as F
 from threadpoolctl import threadpool_limits  # installed with scikit-learn
 from torch import nn
+from training_step import time_alternated
 
 from audiometric_clustering.training.flat_parameters import flatten_parameters
 
@@ -226,18 +226,12 @@ def main() -> None:
     if difference > 1e-4:
         raise SystemExit("the hand-written gradients disagree with autograd; timings would mislead")
     for batch in (16, 512):
-        steps = build_steps(batch, rng)
-        seconds: dict[str, list[float]] = {name: [] for name in steps}
-        for index in range(args.warmup + args.steps):
-            for name, step in steps.items():
-                began = time.perf_counter()
-                step()
-                if index >= args.warmup:
-                    seconds[name].append(time.perf_counter() - began)
+        times = time_alternated(build_steps(batch, rng), args.steps, args.warmup)
         print(
             f"batch {batch:3d}: "
             + ", ".join(
-                f"{name} {1e3 * statistics.median(s):.2f} ms" for name, s in seconds.items()
+                f"{name} {1e3 * statistics.median(wall):.2f} ms"
+                for name, (wall, _) in times.items()
             )
             + f" (medians of {args.steps} alternated steps)"
         )

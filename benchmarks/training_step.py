@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import itertools
 import math
 import os
 import statistics
@@ -89,8 +90,8 @@ def trainer_for(
     return engine.StageTrainer(model, train, validation, settings, objective)
 
 
-def step_runner(trainer: StageTrainer, rows: int | None = None) -> Callable[[int], None]:
-    """``run(i)``: step i of one epoch's full-size batches, waiting for the GPU if any.
+def step_runner(trainer: StageTrainer, rows: int | None = None) -> Callable[[], None]:
+    """``run()``: the next of one epoch's full-size batches, in turn; waits for the GPU if any.
 
     The DEC target is fixed from one pass before the first step, as within an epoch. With
     ``rows``, each step takes only the first ``rows`` mice of its batch: the cost of a step
@@ -101,9 +102,10 @@ def step_runner(trainer: StageTrainer, rows: int | None = None) -> Callable[[int
     if trainer.objective.joint:
         target = trainer.epoch_target(batches, trainer.train_assignment())
     full = [(a, b) for a, b in batches.plan.batches() if b - a > 0.95 * trainer.settings.batch_size]
+    bounds = itertools.cycle(full)
 
-    def run(index: int) -> None:
-        start, stop = full[index % len(full)]
+    def run() -> None:
+        start, stop = next(bounds)
         if rows is not None:
             stop = start + rows
         trainer.step(
@@ -117,17 +119,16 @@ def step_runner(trainer: StageTrainer, rows: int | None = None) -> Callable[[int
     return run
 
 
-def time_steps(
-    trainer: StageTrainer, steps: int, warmup: int, small_rows: int
+def time_alternated(
+    runners: dict[str, Callable[[], None]], steps: int, warmup: int
 ) -> dict[str, tuple[list[float], list[float]]]:
-    """Wall and thread-CPU seconds of ``steps`` full-size steps after ``warmup`` steps, and
-    of as many ``small_rows``-mouse steps, alternated with them so both see the same drift."""
-    runners = {"full": step_runner(trainer), "small": step_runner(trainer, small_rows)}
+    """Wall and thread-CPU seconds of ``steps`` calls of each runner after ``warmup`` calls,
+    the runners taking turns call by call so that all see the same drift of this machine."""
     times: dict[str, tuple[list[float], list[float]]] = {name: ([], []) for name in runners}
     for index in range(warmup + steps):
         for name, run in runners.items():
             began, began_cpu = time.perf_counter(), time.thread_time()
-            run(index)
+            run()
             if index >= warmup:
                 times[name][0].append(time.perf_counter() - began)
                 times[name][1].append(time.thread_time() - began_cpu)
@@ -177,7 +178,8 @@ def main() -> None:
     epoch_seconds = {}
     for stage in ("pretrain", "joint"):
         trainer = trainer_for(stage, train, validation, args.threads, args.device)
-        times = time_steps(trainer, args.steps, args.warmup, args.small_batch)
+        runners = {"full": step_runner(trainer), "small": step_runner(trainer, args.small_batch)}
+        times = time_alternated(runners, args.steps, args.warmup)
         wall, cpu = times["full"]
         print(
             f"{stage:8s} step: median {1e3 * statistics.median(wall):.2f} ms wall "
