@@ -91,6 +91,25 @@ def test_same_seed_gives_identical_clusters_on_cpu(frame) -> None:
     assert not np.array_equal(first, other)
 
 
+def test_numpy_and_autograd_gradients_train_alike(frame, pretrained) -> None:
+    """The CPU default (hand-written numpy gradients + NumpyAdam) and torch autograd take the
+    same steps up to rounding: same noise, weights, clipping and schedule."""
+    initialised = initialise(frame, pretrained.best, seed=3)
+    for stage in ("pretrain", "joint"):
+        runs = [
+            pretrain(frame, seed=4, cpu_gradients=engine)
+            if stage == "pretrain"
+            else joint(frame, initialised, seed=4, cpu_gradients=engine)
+            for engine in ("numpy", "autograd")
+        ]
+        by_numpy, by_autograd = (_without_timing(run.history) for run in runs)
+        assert by_numpy.keys() == by_autograd.keys()
+        for name, values in by_numpy.items():
+            np.testing.assert_allclose(
+                values, by_autograd[name], rtol=1e-3, atol=1e-5, err_msg=name
+            )
+
+
 def test_early_stopping_when_validation_stalls(frame) -> None:
     frozen = {"learning_rate": 0.0, "min_learning_rate": 0.0}
     result = pretrain(frame, seed=0, epochs=10, early_stopping_patience=2, **frozen)

@@ -15,6 +15,7 @@ import logging
 import math
 import random
 import time
+import warnings
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, fields
 from pathlib import Path
@@ -22,6 +23,7 @@ from typing import Any
 
 import numpy as np
 import torch
+from threadpoolctl import threadpool_limits
 from torch import Tensor
 
 from audiometric_clustering.model import ContrastiveVAEDEC
@@ -35,6 +37,7 @@ from audiometric_clustering.model.losses import (
     supervised_contrastive_loss,
     target_distribution,
 )
+from audiometric_clustering.model.numpy_gradients import NumpyBatch, NumpyGradients
 from audiometric_clustering.training.checkpoints import checkpoint_from_model, save_atomic
 from audiometric_clustering.training.data import BatchPlan, MouseTensors, plan_batches
 from audiometric_clustering.training.diagnostics import (
@@ -43,7 +46,11 @@ from audiometric_clustering.training.diagnostics import (
     collapse_message,
     split_largest_into_empty,
 )
-from audiometric_clustering.training.flat_parameters import clip_gradient_norm_, flatten_parameters
+from audiometric_clustering.training.flat_parameters import (
+    NumpyAdam,
+    clip_gradient_norm_,
+    flatten_parameters,
+)
 from audiometric_clustering.training.inference import embed, soft_assignment
 
 logger = logging.getLogger(__name__)
@@ -68,6 +75,7 @@ class TrainingSettings:
     gradient_clip_norm: float | None = 5.0
     device: str = "auto"
     mixed_precision: bool = True
+    cpu_gradients: str = "numpy"
     num_threads: int = 1
     log_every_n_epochs: int = 5
     resume: bool = False
@@ -77,6 +85,8 @@ class TrainingSettings:
     def __post_init__(self) -> None:
         if self.epochs < 1 or self.batch_size < 2:
             raise ValueError(f"need epochs >= 1 and batch_size >= 2, got {self}")
+        if self.cpu_gradients not in ("numpy", "autograd"):
+            raise ValueError(f"cpu_gradients must be numpy or autograd, got {self.cpu_gradients!r}")
 
 
 @dataclass(frozen=True)
@@ -184,16 +194,19 @@ def seed_everything(seed: int) -> None:
 
 @contextlib.contextmanager
 def thread_count(n_threads: int) -> Iterator[None]:
-    """Run with ``n_threads`` intra-op threads (0 keeps torch's choice), then restore.
+    """Run with ``n_threads`` intra-op and BLAS threads (0 keeps the libraries' choice).
 
     Small matrices gain little from threads, and a busy second core makes two threads
     several times slower than one, so the count is a deliberate parameter.
     """
     previous = torch.get_num_threads()
-    if n_threads > 0:
-        torch.set_num_threads(n_threads)
-    try:
+    if n_threads <= 0:
         yield
+        return
+    torch.set_num_threads(n_threads)
+    try:
+        with threadpool_limits(n_threads):  # numpy's BLAS (numpy_gradients) as well
+            yield
     finally:
         torch.set_num_threads(previous)
 
@@ -245,9 +258,25 @@ class StageTrainer:
         self.scaler = torch.amp.GradScaler(self.device.type, enabled=self.mixed_precision)
         self.rng = np.random.default_rng(settings.seed)
         self.weights = self._weight_tensor(0)
+        self.numpy_gradients = self._numpy_gradients()
+        self.numpy_adam = NumpyAdam(self.optimizer)
         self.validation_plan = self.plan_epoch(self.validation_data, rng=None)
 
     # --- one step -----------------------------------------------------------------------
+
+    def _numpy_gradients(self) -> NumpyGradients | None:
+        """The hand-written CPU backward when asked for and possible, else None (autograd)."""
+        if self.device.type != "cpu" or self.settings.cpu_gradients != "numpy":
+            return None
+        if self.model.config.dropout > 0:
+            logger.info("%s: dropout > 0, so autograd computes the gradients", self.objective.stage)
+            return None
+        return NumpyGradients(
+            self.model,
+            joint=self.objective.joint,
+            abr_noise_db=self.objective.abr_noise_db,
+            contrastive_temperature=self.objective.contrastive_temperature,
+        )
 
     def _autocast(self) -> contextlib.AbstractContextManager[None]:
         if self.mixed_precision:
@@ -298,6 +327,8 @@ class StageTrainer:
         self, batch: MouseTensors, group: Tensor, n_positives: Tensor, target: Tensor | None
     ) -> Tensor:
         """One optimisation step; returns the detached loss terms (no host sync)."""
+        if self.numpy_gradients is not None:
+            return self._numpy_step(batch, group, n_positives, target)
         with self._autocast():
             terms = self.loss_terms(batch, group, n_positives, target, sample=True)
             loss = (terms * self.weights).sum()
@@ -309,6 +340,30 @@ class StageTrainer:
         self.scaler.step(self.optimizer)
         self.scaler.update()
         return terms.detach()
+
+    def _numpy_step(
+        self, batch: MouseTensors, group: Tensor, n_positives: Tensor, target: Tensor | None
+    ) -> Tensor:
+        """``step`` with the hand-written gradients and the numpy Adam update (CPU only)."""
+        # the same draw as the model's randn_like, so both engines see the same noise
+        noise = torch.randn(len(batch), self.model.config.latent_dim)
+        numpy_batch = NumpyBatch(
+            batch.abr.numpy(),
+            batch.observed.numpy(),
+            batch.continuous.numpy(),
+            batch.categorical.numpy(),
+            batch.pca.numpy(),
+            group.numpy(),
+            n_positives.numpy(),
+        )
+        terms = self.numpy_gradients(
+            numpy_batch,
+            noise.numpy(),
+            self.weights.numpy(),
+            None if target is None else target.numpy(),
+        )
+        self.numpy_adam.step(self.settings.gradient_clip_norm)
+        return torch.from_numpy(terms)
 
     # --- passes -------------------------------------------------------------------------
 
@@ -433,7 +488,12 @@ class StageTrainer:
                 steps_started = time.perf_counter()
                 train_terms, steps = self.train_epoch(epoch, assignment)
                 steps_seconds = time.perf_counter() - steps_started
-                self.scheduler.step()
+                with warnings.catch_warnings():
+                    # NumpyAdam updates without optimizer.step(), which this check looks for
+                    warnings.filterwarnings(
+                        "ignore", "Detected call of `lr_scheduler.step", UserWarning
+                    )
+                    self.scheduler.step()
                 validation_terms = self.validate()
                 metrics = self._epoch_metrics(epoch, train_terms, validation_terms, learning_rate)
                 metrics |= {"steps": float(steps), "steps_seconds": steps_seconds}
