@@ -8,10 +8,12 @@ after a warm-up, as wall time and as this thread's CPU time (CPU time is robust 
 processes taking the core; wall time is what a run costs), and the median of the same step
 on a 16-mouse batch, alternated with the full ones: what a step costs with almost no data,
 i.e. the overhead of its few hundred small operations, which no batch-size-dependent work
-can remove. Then the DEC-target pass over the training mice, the validation pass, whole
-joint epochs with the resident memory after each (it must stay flat: a kept autograd graph
-would grow it every epoch), and the projected time of a default run (50 pretraining + 150
-joint epochs) from the measured epochs.
+can remove. On a CPU the step uses the hand-written numpy gradients (the default); the same
+step with torch autograd is timed alternately too, for the ratio of the two. Then the
+DEC-target pass over the training mice, the validation pass, whole joint epochs with the
+resident memory after each (it must stay flat: a kept autograd graph would grow it every
+epoch), and the projected time of a default run (50 pretraining + 150 joint epochs) from the
+measured epochs.
 
 The data are synthetic but IMPC-shaped: a quarter controls, knockout lines of 4-8 mice.
 """
@@ -64,9 +66,11 @@ def trainer_for(
     threads: int,
     device: str = "cpu",
     package: str = PACKAGE,
+    autograd: bool = False,
 ) -> StageTrainer:
     """A trainer for ``stage`` built with ``package``'s code (another name: another version,
-    see compare_steps.py); ``train`` and ``validation`` must be that package's tensors."""
+    see compare_steps.py); ``train`` and ``validation`` must be that package's tensors.
+    ``autograd``: torch autograd instead of the default CPU numpy gradients."""
     engine = importlib.import_module(f"{package}.training.engine")
     model_module = importlib.import_module(f"{package}.model")
     columns = importlib.import_module(f"{package}.impc.schema").CATEGORICAL_FEATURES
@@ -76,6 +80,7 @@ def trainer_for(
         "num_threads": threads,
         "device": device,
         **(JOINT if joint else {}),
+        **({"cpu_gradients": "autograd"} if autograd else {}),
     }
     settings, objective = engine.stage_configuration(params, 42, stage, joint)
     vocabularies = {
@@ -179,6 +184,9 @@ def main() -> None:
     for stage in ("pretrain", "joint"):
         trainer = trainer_for(stage, train, validation, args.threads, args.device)
         runners = {"full": step_runner(trainer), "small": step_runner(trainer, args.small_batch)}
+        if trainer.numpy_gradients is not None:
+            with_autograd = trainer_for(stage, train, validation, args.threads, autograd=True)
+            runners["autograd"] = step_runner(with_autograd)
         times = time_alternated(runners, args.steps, args.warmup)
         wall, cpu = times["full"]
         print(
@@ -190,6 +198,12 @@ def main() -> None:
             f"  the same step on {args.small_batch} mice: "
             f"{1e3 * statistics.median(times['small'][0]):.2f} ms wall (per-step overhead)"
         )
+        if "autograd" in times:
+            autograd = statistics.median(times["autograd"][0])
+            print(
+                f"  the same step with torch autograd: {1e3 * autograd:.2f} ms wall "
+                f"(numpy gradients take {statistics.median(wall) / autograd:.2f}x that)"
+            )
         print(f"  validation pass: {1e3 * timed(trainer.validate, trainer.device):.0f} ms")
         assignment = trainer.train_assignment() if trainer.objective.joint else None
         if assignment is not None:

@@ -18,6 +18,7 @@ rest batch-first.
 from __future__ import annotations
 
 import functools
+import math
 from typing import NamedTuple
 
 import numpy as np
@@ -39,6 +40,19 @@ class NumpyBatch(NamedTuple):
     pca: Array  # (B, n_pca), unstandardised
     group: Array  # (B,) line number inside the batch; each line one contiguous run
     n_positives: Array  # (B,) float, line-mates in the batch
+
+
+class _AbrSaved(NamedTuple):
+    """What the ABR encoder's backward needs from its forward (batch-last arrays)."""
+
+    level: Array  # (F, B)
+    observed: Array  # (F, B)
+    flat_tokens: Array  # (width, F * B)
+    qkv: Array  # (3 * width, F * B)
+    attention: Array  # (heads, F, F, B)
+    attended: Array  # (width, F * B)
+    features: Array  # (width * F, B)
+    embedding: Array  # (abr_width, B), after the ReLU
 
 
 class _Linear(NamedTuple):
@@ -67,6 +81,16 @@ def _sum_into(values: Array, axis: int, out: Array) -> None:
         np.matmul(_ones(values.shape[0]), values, out=out)
     else:
         np.matmul(values, _ones(values.shape[1]), out=out)
+
+
+_LOG2_E = 1.0 / math.log(2.0)
+
+
+def _exp2_(values: Array) -> Array:
+    """2^values in place: exp(x) as 2^(x log2 e), because torch's exp2 takes about half the
+    time of exp (torch's or numpy's) on this model's large arrays."""
+    torch.from_numpy(values).exp2_()
+    return values
 
 
 def _relu_(values: Array) -> Array:
@@ -120,6 +144,11 @@ class NumpyGradients:
         self.grad = {name: p.grad.numpy() for name, p in parameters.items()}
         self.encoder = self._linears("encoder", model.encoder)
         self.decoder = self._linears("decoder", model.decoder)
+        self.to_latent = self._linear("to_latent")
+        self.metadata_layer = self._linear("metadata_encoder.project.0")
+        self.abr_head = self._linear("abr_head")
+        self.metadata_head = self._linear("metadata_head")
+        self.pca_head = self._linear("pca_head")
         self.joint, self.temperature = joint, contrastive_temperature
         self.abr_scale = 1.0 / abr_noise_db**2
         self.heads = model.frequency_attention.heads
@@ -129,7 +158,8 @@ class NumpyGradients:
         self.latent_dim = config.latent_dim
         self.offsets = model.metadata_encoder.offsets.numpy()
         self.absent_bias = model.absent_category_bias.numpy()
-        self.category_slots = np.arange(self.absent_bias.shape[1])[:, None]
+        n_columns, n_slots = self.absent_bias.shape
+        self.first_slots = n_slots * np.arange(n_columns)[:, None]
         self.pca_mean, self.pca_scale = model.pca_mean.numpy(), model.pca_scale.numpy()
 
     def _linear(self, name: str) -> _Linear:
@@ -156,118 +186,26 @@ class NumpyGradients:
         P of these mice (joint stage only).
         """
         n = len(batch.abr)
-        value, grad = self.value, self.grad
-        # ---- encoder: ABR thresholds as frequency tokens, batch-last (width, F, B)
-        level = np.ascontiguousarray(((batch.abr - self.abr_low) / self.abr_span).T)
-        observed = np.ascontiguousarray(batch.observed.T)
-        tokens = value["frequency_attention.level_weight"] * level
-        tokens += value["frequency_attention.observed_weight"] * observed
-        tokens += value["frequency_attention.frequency_embedding"]
-        width, n_frequencies = tokens.shape[:2]
-        flat_tokens = tokens.reshape(width, -1)
-        qkv = value["frequency_attention.qkv.weight"] @ flat_tokens
-        qkv += value["frequency_attention.qkv.bias"][:, None]
-        head_width = width // self.heads
-        query, key, values = qkv.reshape(3, self.heads, head_width, n_frequencies, n)
-        scale = head_width**-0.5
-        # h: head, d: head width, i and j: tokens, b: mouse
-        scores = np.einsum("hdib,hdjb->hijb", query, key)
-        scores *= scale
-        scores -= scores.max(2, keepdims=True)
-        attention = np.exp(scores, out=scores)
-        attention /= attention.sum(2, keepdims=True)
-        attended = np.einsum("hijb,hdjb->hdib", attention, values).reshape(width, -1)
-        tokens_out = value["frequency_attention.out.weight"] @ attended
-        tokens_out += value["frequency_attention.out.bias"][:, None]
-        tokens_out += flat_tokens
-        abr_features = tokens_out.reshape(width * n_frequencies, n)
-        abr_embedding = value["abr_encoder.weight"] @ abr_features
-        abr_embedding += value["abr_encoder.bias"][:, None]
-        _relu_(abr_embedding)  # (abr_width, B)
-        # ---- encoder: metadata, then the joint MLP to the latent distribution
-        rows = batch.categorical + self.offsets
-        embedded = np.take(value["metadata_encoder.embedding.weight"], rows, axis=0).reshape(n, -1)
+        abr_embedding, abr_saved = self._abr_encoder(batch)
         pca_standardised = (batch.pca - self.pca_mean) / self.pca_scale
-        metadata_input = np.concatenate([embedded, batch.continuous, pca_standardised], axis=1)
-        metadata_layer = self._linear("metadata_encoder.project.0")
-        metadata_embedding = _relu_(_affine(metadata_input, metadata_layer))
-        hidden = np.concatenate([abr_embedding.T, metadata_embedding], axis=1)
-        encoder_activations = [hidden]
-        for layer in self.encoder:
-            hidden = _relu_(_affine(hidden, layer))
-            encoder_activations.append(hidden)
-        latent_layer = self._linear("to_latent")
-        distribution = _affine(hidden, latent_layer)
-        mean, raw_log_variance = (
-            distribution[:, : self.latent_dim],
-            distribution[:, self.latent_dim :],
-        )
-        log_variance = np.minimum(raw_log_variance, 10.0)
+        metadata_embedding, metadata_saved = self._metadata_encoder(batch, pca_standardised)
+        joined = np.concatenate([abr_embedding, metadata_embedding], axis=1)
+        encoder_activations = _mlp(joined, self.encoder)
+        distribution = _affine(encoder_activations[-1], self.to_latent)
+        mean = distribution[:, : self.latent_dim]
+        raw_log_variance = distribution[:, self.latent_dim :]
+        log_variance = np.minimum(raw_log_variance, 10.0)  # the model's clamp to [-10, 10]
         np.maximum(log_variance, -10.0, out=log_variance)
         spread = np.exp(0.5 * log_variance)
-        latent = mean + noise * spread
-        # ---- decoder
-        decoder_activations = [latent]
-        hidden = latent
-        for layer in self.decoder:
-            hidden = _relu_(_affine(hidden, layer))
-            decoder_activations.append(hidden)
-        abr_hidden, metadata_hidden = hidden[:, : self.abr_width], hidden[:, self.abr_width :]
-        abr_layer, metadata_head, pca_head = (
-            self._linear(name) for name in ("abr_head", "metadata_head", "pca_head")
+        decoder_activations = _mlp(mean + noise * spread, self.decoder)
+        terms, grad_decoded = self._reconstruction(
+            decoder_activations[-1], batch, pca_standardised, weights[:3]
         )
-        abr_sigmoid = _affine(abr_hidden, abr_layer)
-        torch.from_numpy(abr_sigmoid).sigmoid_()
-        abr_hat = abr_sigmoid * self.abr_span + self.abr_low
-        # batch-last, so that softmax over a column's categories runs across whole rows
-        metadata_out = metadata_head.weight @ metadata_hidden.T
-        metadata_out += metadata_head.bias[:, None]
-        continuous_hat = metadata_out[: self.n_continuous]
-        logits = metadata_out[self.n_continuous :].reshape(*self.absent_bias.shape, n)
-        logits = logits + self.absent_bias[..., None]
-        pca_hat = _affine(metadata_hidden, pca_head)
+        grad_latent = _mlp_backward(grad_decoded, decoder_activations, self.decoder)
 
-        # ---- VAE loss terms (losses.py) and the gradients they seed
-        abr_residual = (abr_hat - batch.abr) * batch.observed
-        continuous_residual = continuous_hat - batch.continuous.T
-        pca_residual = pca_hat - pca_standardised
-        logits -= logits.max(1, keepdims=True)
-        probability = np.exp(logits)
-        normaliser = probability.sum(1)
-        probability /= normaliser[:, None]
-        codes = batch.categorical.T
-        is_code = self.category_slots == codes[:, None]  # (n_categorical, max cardinality, B)
-        known = codes != 0
-        target_log_probability = (logits * is_code).sum(1)
-        cross_entropy = ((np.log(normaliser) - target_log_probability) * known).sum()
-        variance = spread * spread
-        terms = [
-            0.5 * self.abr_scale * np.vdot(abr_residual, abr_residual) / n,
-            (0.5 * np.vdot(continuous_residual, continuous_residual) + cross_entropy) / n,
-            0.5 * np.vdot(pca_residual, pca_residual) / n,
-            0.5 * (mean * mean + variance - 1.0 - log_variance).sum() / n,
-        ]
-        abr_weight, metadata_weight, pca_weight, kl_weight = (float(w) for w in weights[:4])
-
-        grad_hidden = np.empty_like(hidden)
-        grad_abr_logit = abr_residual * (abr_weight * self.abr_scale * self.abr_span / n)
-        grad_abr_logit *= abr_sigmoid * (1.0 - abr_sigmoid)
-        grad_hidden[:, : self.abr_width] = _affine_backward(grad_abr_logit, abr_hidden, abr_layer)
-        probability -= is_code
-        probability *= known[:, None]
-        grad_metadata_out = np.concatenate(
-            [continuous_residual, probability.reshape(-1, n)], axis=0
-        )
-        grad_metadata_out *= metadata_weight / n
-        np.matmul(grad_metadata_out, metadata_hidden, out=metadata_head.weight_grad)
-        _sum_into(grad_metadata_out, 1, metadata_head.bias_grad)
-        grad_metadata_hidden = grad_metadata_out.T @ metadata_head.weight
-        grad_metadata_hidden += _affine_backward(
-            pca_residual * (pca_weight / n), metadata_hidden, pca_head
-        )
-        grad_hidden[:, self.abr_width :] = grad_metadata_hidden
-        grad_latent = _mlp_backward(grad_hidden, decoder_activations, self.decoder)
-
+        # KL term, and back through the reparameterisation latent = mean + noise * spread
+        kl_weight, variance = float(weights[3]), spread * spread
+        terms.append(0.5 * (mean * mean + variance - 1.0 - log_variance).sum() / n)
         grad_mean = grad_latent + mean * (kl_weight / n)
         grad_log_variance = grad_latent * noise * spread * 0.5
         grad_log_variance += (variance - 1.0) * (0.5 * kl_weight / n)
@@ -275,55 +213,163 @@ class NumpyGradients:
         if self.joint:
             terms += self._cluster_terms(batch, mean, target, weights[4:7], grad_mean)
         else:
-            grad["clustering.centres"].fill(0.0)
+            self.grad["clustering.centres"].fill(0.0)
 
-        # ---- encoder backward
         grad_distribution = np.concatenate([grad_mean, grad_log_variance], axis=1)
-        grad_hidden = _affine_backward(grad_distribution, encoder_activations[-1], latent_layer)
+        grad_hidden = _affine_backward(grad_distribution, encoder_activations[-1], self.to_latent)
         grad_joined = _mlp_backward(grad_hidden, encoder_activations, self.encoder)
-        grad_metadata = _relu_backward_(
-            np.ascontiguousarray(grad_joined[:, self.abr_width :]), metadata_embedding
+        self._metadata_encoder_backward(grad_joined[:, self.abr_width :], metadata_saved)
+        self._abr_encoder_backward(grad_joined[:, : self.abr_width], abr_saved)
+        return np.array(terms, dtype=np.float32)
+
+    def _abr_encoder(self, batch: NumpyBatch) -> tuple[Array, _AbrSaved]:
+        """FrequencyAttention + abr_encoder + ReLU, batch-last: returns (B, abr_width)."""
+        value, n = self.value, len(batch.abr)
+        level = ((batch.abr - self.abr_low) / self.abr_span).T
+        observed = batch.observed.T
+        tokens = value["frequency_attention.level_weight"] * level  # (width, F, B)
+        tokens += value["frequency_attention.observed_weight"] * observed
+        tokens += value["frequency_attention.frequency_embedding"]
+        width, n_frequencies = tokens.shape[:2]
+        flat_tokens = tokens.reshape(width, -1)
+        qkv = value["frequency_attention.qkv.weight"] @ flat_tokens
+        qkv += value["frequency_attention.qkv.bias"][:, None]
+        query, key, values = qkv.reshape(3, self.heads, width // self.heads, n_frequencies, n)
+        # h: head, d: head width, i and j: tokens, b: mouse
+        scores = np.einsum("hdib,hdjb->hijb", query, key)
+        scores *= query.shape[1] ** -0.5 * _LOG2_E  # softmax with exp2 (see _exp2_)
+        scores -= scores.max(2, keepdims=True)
+        attention = _exp2_(scores)
+        attention /= attention.sum(2, keepdims=True)
+        attended = np.einsum("hijb,hdjb->hdib", attention, values).reshape(width, -1)
+        tokens_out = value["frequency_attention.out.weight"] @ attended
+        tokens_out += value["frequency_attention.out.bias"][:, None]
+        tokens_out += flat_tokens  # the residual
+        features = tokens_out.reshape(width * n_frequencies, n)
+        embedding = value["abr_encoder.weight"] @ features
+        embedding += value["abr_encoder.bias"][:, None]
+        _relu_(embedding)
+        saved = _AbrSaved(
+            level, observed, flat_tokens, qkv, attention, attended, features, embedding
         )
-        grad_metadata_input = _affine_backward(grad_metadata, metadata_input, metadata_layer)
-        table_grad = grad["metadata_encoder.embedding.weight"]
-        embedding_dim = table_grad.shape[1]
-        slots = (rows[..., None] * embedding_dim + np.arange(embedding_dim)).reshape(-1)
-        table_grad.reshape(-1)[:] = np.bincount(
-            slots,
-            weights=grad_metadata_input[:, : embedded.shape[1]].reshape(-1),
-            minlength=table_grad.size,
-        )
-        grad_abr_embedding = _relu_backward_(
-            np.ascontiguousarray(grad_joined[:, : self.abr_width].T), abr_embedding
-        )
-        np.matmul(grad_abr_embedding, abr_features.T, out=grad["abr_encoder.weight"])
-        _sum_into(grad_abr_embedding, 1, grad["abr_encoder.bias"])
-        grad_tokens_out = (value["abr_encoder.weight"].T @ grad_abr_embedding).reshape(width, -1)
-        np.matmul(grad_tokens_out, attended.T, out=grad["frequency_attention.out.weight"])
+        return embedding.T, saved
+
+    def _abr_encoder_backward(self, grad_embedding: Array, saved: _AbrSaved) -> None:
+        value, grad = self.value, self.grad
+        grad_embedding = _relu_backward_(np.ascontiguousarray(grad_embedding.T), saved.embedding)
+        np.matmul(grad_embedding, saved.features.T, out=grad["abr_encoder.weight"])
+        _sum_into(grad_embedding, 1, grad["abr_encoder.bias"])
+        width = saved.flat_tokens.shape[0]
+        grad_tokens_out = (value["abr_encoder.weight"].T @ grad_embedding).reshape(width, -1)
+        np.matmul(grad_tokens_out, saved.attended.T, out=grad["frequency_attention.out.weight"])
         _sum_into(grad_tokens_out, 1, grad["frequency_attention.out.bias"])
         grad_attended = value["frequency_attention.out.weight"].T @ grad_tokens_out
+        # attention, as _TokenAttention.backward
+        query, key, values = saved.qkv.reshape(3, self.heads, -1, *saved.level.shape)
+        attention = saved.attention
         grad_attended = grad_attended.reshape(query.shape)
-        # attention backward (as _TokenAttention.backward)
         grad_attention = np.einsum("hdib,hdjb->hijb", grad_attended, values)
-        grad_qkv = np.empty_like(qkv).reshape(3, *query.shape)  # query, key, value
+        grad_qkv = np.empty_like(saved.qkv).reshape(3, *query.shape)  # query, key, value
         np.einsum("hijb,hdib->hdjb", attention, grad_attended, out=grad_qkv[2])
         grad_attention -= np.einsum("hijb,hijb->hib", grad_attention, attention)[:, :, None]
         grad_scores = grad_attention * attention
-        grad_scores *= scale
+        grad_scores *= query.shape[1] ** -0.5
         np.einsum("hijb,hdjb->hdib", grad_scores, key, out=grad_qkv[0])
         np.einsum("hijb,hdib->hdjb", grad_scores, query, out=grad_qkv[1])
         grad_qkv = grad_qkv.reshape(3 * width, -1)
-        np.matmul(grad_qkv, flat_tokens.T, out=grad["frequency_attention.qkv.weight"])
+        np.matmul(grad_qkv, saved.flat_tokens.T, out=grad["frequency_attention.qkv.weight"])
         _sum_into(grad_qkv, 1, grad["frequency_attention.qkv.bias"])
         grad_tokens = value["frequency_attention.qkv.weight"].T @ grad_qkv
         grad_tokens += grad_tokens_out
-        grad_tokens = grad_tokens.reshape(tokens.shape)
+        grad_tokens = grad_tokens.reshape(width, *saved.level.shape)
         grad_tokens.sum(2, keepdims=True, out=grad["frequency_attention.frequency_embedding"])
-        (grad_tokens * level).sum(2, keepdims=True, out=grad["frequency_attention.level_weight"])
-        (grad_tokens * observed).sum(
+        (grad_tokens * saved.level).sum(
+            2, keepdims=True, out=grad["frequency_attention.level_weight"]
+        )
+        (grad_tokens * saved.observed).sum(
             2, keepdims=True, out=grad["frequency_attention.observed_weight"]
         )
-        return np.array(terms, dtype=np.float32)
+
+    def _metadata_encoder(
+        self, batch: NumpyBatch, pca_standardised: Array
+    ) -> tuple[Array, tuple[Array, Array, Array]]:
+        """MetadataEncoder: embedding lookup, joined with continuous and PCA, Linear + ReLU."""
+        rows = batch.categorical + self.offsets
+        table = self.value["metadata_encoder.embedding.weight"]
+        embedded = np.take(table, rows, axis=0).reshape(len(rows), -1)
+        inputs = np.concatenate([embedded, batch.continuous, pca_standardised], axis=1)
+        embedding = _relu_(_affine(inputs, self.metadata_layer))
+        return embedding, (rows, inputs, embedding)
+
+    def _metadata_encoder_backward(
+        self, grad_embedding: Array, saved: tuple[Array, Array, Array]
+    ) -> None:
+        rows, inputs, embedding = saved
+        grad_embedding = _relu_backward_(np.ascontiguousarray(grad_embedding), embedding)
+        grad_inputs = _affine_backward(grad_embedding, inputs, self.metadata_layer)
+        # scatter-add into the table: one bincount over (row, embedding column) slots
+        table_grad = self.grad["metadata_encoder.embedding.weight"]
+        width = table_grad.shape[1]
+        slots = (rows[..., None] * width + np.arange(width)).reshape(-1)
+        table_grad.reshape(-1)[:] = np.bincount(
+            slots,
+            weights=grad_inputs[:, : rows.shape[1] * width].reshape(-1),
+            minlength=table_grad.size,
+        )
+
+    def _reconstruction(
+        self, decoded: Array, batch: NumpyBatch, pca_standardised: Array, weights: Array
+    ) -> tuple[list[float], Array]:
+        """The output heads and the ABR, metadata and PCA reconstruction terms (losses.py);
+        writes the heads' gradients, returns the terms and the gradient of ``decoded``."""
+        n = len(decoded)
+        abr_weight, metadata_weight, pca_weight = (float(w) for w in weights)
+        abr_hidden, metadata_hidden = decoded[:, : self.abr_width], decoded[:, self.abr_width :]
+        abr_sigmoid = _affine(abr_hidden, self.abr_head)
+        torch.from_numpy(abr_sigmoid).sigmoid_()
+        abr_residual = (abr_sigmoid * self.abr_span + self.abr_low - batch.abr) * batch.observed
+        pca_residual = _affine(metadata_hidden, self.pca_head) - pca_standardised
+        # batch-last, so that softmax over a column's categories runs across whole rows
+        head = self.metadata_head
+        metadata_out = head.weight @ metadata_hidden.T
+        metadata_out += head.bias[:, None]
+        continuous_residual = metadata_out[: self.n_continuous] - batch.continuous.T
+        logits = metadata_out[self.n_continuous :].reshape(*self.absent_bias.shape, n)
+        logits = logits + self.absent_bias[..., None]
+        logits -= logits.max(1, keepdims=True)
+        probability = np.exp(logits)
+        normaliser = probability.sum(1)
+        probability /= normaliser[:, None]
+        codes = batch.categorical.T
+        known = codes != 0  # code 0 = unknown, ignored
+        # where each mouse's code sits in the flat (column, slot, mouse) logits
+        code_index = (self.first_slots + codes) * n + np.arange(n)
+        cross_entropy = ((np.log(normaliser) - np.take(logits, code_index)) * known).sum()
+        terms = [
+            0.5 * self.abr_scale * np.vdot(abr_residual, abr_residual) / n,
+            (0.5 * np.vdot(continuous_residual, continuous_residual) + cross_entropy) / n,
+            0.5 * np.vdot(pca_residual, pca_residual) / n,
+        ]
+
+        grad_decoded = np.empty_like(decoded)
+        grad_abr_logit = abr_residual * (abr_weight * self.abr_scale * self.abr_span / n)
+        grad_abr_logit *= abr_sigmoid * (1.0 - abr_sigmoid)
+        grad_decoded[:, : self.abr_width] = _affine_backward(
+            grad_abr_logit, abr_hidden, self.abr_head
+        )
+        probability.reshape(-1)[code_index] -= 1.0  # softmax - one-hot
+        probability *= (known * (metadata_weight / n))[:, None]
+        grad_metadata_out = np.concatenate(
+            [continuous_residual * (metadata_weight / n), probability.reshape(-1, n)], axis=0
+        )
+        np.matmul(grad_metadata_out, metadata_hidden, out=head.weight_grad)
+        _sum_into(grad_metadata_out, 1, head.bias_grad)
+        grad_metadata_hidden = grad_metadata_out.T @ head.weight
+        grad_metadata_hidden += _affine_backward(
+            pca_residual * (pca_weight / n), metadata_hidden, self.pca_head
+        )
+        grad_decoded[:, self.abr_width :] = grad_metadata_hidden
+        return terms, grad_decoded
 
     def _cluster_terms(
         self, batch: NumpyBatch, mean: Array, target: Array, weights: Array, grad_mean: Array
@@ -384,8 +430,8 @@ class NumpyGradients:
         inverse_temperature = 1.0 / self.temperature
         norm = np.maximum(np.sqrt((embedding * embedding).sum(1, keepdims=True)), 1e-12)
         unit = embedding / norm
-        pair_exp = (unit * inverse_temperature) @ unit.T
-        torch.from_numpy(pair_exp).exp_()
+        # exp(s / T) as 2^(s log2(e) / T)
+        pair_exp = _exp2_((unit * (inverse_temperature * _LOG2_E)) @ unit.T)
         np.fill_diagonal(pair_exp, 0.0)
         denominator = np.maximum(torch.from_numpy(pair_exp).sum(1).numpy(), 1e-30)
         line_sum = _sum_over_line(unit, starts, lengths)
@@ -409,6 +455,14 @@ def _anchor_weight(n_positives: Array) -> Array:
     """1 / (number of anchors) for mice with line-mates in the batch, else 0."""
     anchors = (n_positives > 0).astype(n_positives.dtype)
     return anchors / max(float(anchors.sum()), 1.0)
+
+
+def _mlp(inputs: Array, layers: list[_Linear]) -> list[Array]:
+    """Linear + ReLU layers (network._mlp); returns the input and every layer's output."""
+    activations = [inputs]
+    for layer in layers:
+        activations.append(_relu_(_affine(activations[-1], layer)))
+    return activations
 
 
 def _affine(inputs: Array, layer: _Linear) -> Array:
