@@ -24,6 +24,7 @@ from pathlib import Path
 import numpy as np
 import torch
 from harness import REPO_ROOT
+from threadpoolctl import threadpool_limits
 from training_step import PACKAGE, step_runner, synthetic_tensors, time_alternated, trainer_for
 
 from audiometric_clustering.training.data import MouseTensors
@@ -72,6 +73,7 @@ def main() -> None:
     parser.add_argument("--device", default="cpu")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
+    threadpool_limits(args.threads)  # numpy's BLAS as well, as the training engine does
     rng = np.random.default_rng(0)
     data = synthetic_tensors(args.mice, rng)
     in_validation = rng.random(args.mice) < 0.1

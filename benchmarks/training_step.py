@@ -31,6 +31,7 @@ from collections.abc import Callable
 
 import numpy as np
 import torch
+from threadpoolctl import threadpool_limits
 
 from audiometric_clustering.training.data import MouseTensors
 from audiometric_clustering.training.engine import StageTrainer
@@ -172,6 +173,7 @@ def main() -> None:
     parser.add_argument("--device", default="cpu", help="cpu, cuda or auto")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
+    threadpool_limits(args.threads)  # numpy's BLAS as well, as the training engine does
     rng = np.random.default_rng(0)
     data = synthetic_tensors(args.mice, rng)
     in_validation = rng.random(args.mice) < args.validation_share

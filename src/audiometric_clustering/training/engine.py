@@ -3,7 +3,8 @@
 Design for speed on a small CPU as much as on a GPU: the data lives in pre-built tensors on
 the device, each epoch is reordered once and stepped through by slicing, loss terms are
 summed on the device and read once per epoch (no host sync inside the step loop), Adam is
-fused, and the DEC target comes from one inference-mode pass per epoch.
+fused, and the DEC target comes from one inference-mode pass per epoch. On a CPU the step
+skips autograd: hand-written numpy gradients (``model.numpy_gradients``) and ``NumpyAdam``.
 
 The engine never imports MLflow: callers pass ``on_epoch_end(epoch, metrics)``.
 """
