@@ -10,13 +10,14 @@ import pytest
 import torch
 
 from audiometric_clustering.model import ContrastiveVAEDEC, ModelConfig
-from audiometric_clustering.model.numpy_gradients import NumpyBatch, NumpyGradients
+from audiometric_clustering.model.numpy_gradients import NumpyGradients
 from audiometric_clustering.training.data import MouseTensors
 from audiometric_clustering.training.engine import (
     LossWeights,
     Objective,
     StageTrainer,
     TrainingSettings,
+    as_numpy_batch,
 )
 
 CARDINALITIES = [3, 3, 4, 5, 5, 4, 6]
@@ -59,18 +60,6 @@ def _trainer(joint: bool, seed: int) -> StageTrainer:
     return StageTrainer(model, mice, mice, settings, objective)
 
 
-def _numpy_batch(batch: MouseTensors, group: torch.Tensor, n_positives: torch.Tensor):
-    return NumpyBatch(
-        batch.abr.numpy(),
-        batch.observed.numpy(),
-        batch.continuous.numpy(),
-        batch.categorical.numpy(),
-        batch.pca.numpy(),
-        group.numpy(),
-        n_positives.numpy(),
-    )
-
-
 @pytest.mark.parametrize("joint", [False, True], ids=["pretraining", "joint"])
 @pytest.mark.parametrize("seed", [0, 1])
 def test_numpy_terms_and_gradients_match_autograd(joint: bool, seed: int) -> None:
@@ -98,7 +87,7 @@ def test_numpy_terms_and_gradients_match_autograd(joint: bool, seed: int) -> Non
         contrastive_temperature=trainer.objective.contrastive_temperature,
     )
     numpy_terms = by_hand(
-        _numpy_batch(plan.data, plan.group, plan.n_positives),
+        as_numpy_batch(plan.data, plan.group, plan.n_positives),
         noise,
         weights.numpy(),
         None if target is None else target.numpy(),
@@ -128,7 +117,7 @@ def test_lines_must_be_contiguous_runs() -> None:
     group = np.array([0, 1, 0, 1])  # line 0 split in two runs
     with pytest.raises(ValueError, match="contiguous"):
         by_hand(
-            _numpy_batch(batch, torch.from_numpy(group), torch.ones(4)),
+            as_numpy_batch(batch, torch.from_numpy(group), torch.ones(4)),
             np.zeros((4, 10), np.float32),
             np.ones(7, np.float32),
             np.full((4, 5), 0.2, np.float32),

@@ -212,6 +212,19 @@ def thread_count(n_threads: int) -> Iterator[None]:
         torch.set_num_threads(previous)
 
 
+def as_numpy_batch(batch: MouseTensors, group: Tensor, n_positives: Tensor) -> NumpyBatch:
+    """A CPU batch as numpy views (no copies), for ``NumpyGradients``."""
+    return NumpyBatch(
+        batch.abr.numpy(),
+        batch.observed.numpy(),
+        batch.continuous.numpy(),
+        batch.categorical.numpy(),
+        batch.pca.numpy(),
+        group.numpy(),
+        n_positives.numpy(),
+    )
+
+
 @dataclass(frozen=True)
 class EpochBatches:
     """One epoch's batch plan with its per-mouse tensors on the device, in epoch order;
@@ -260,7 +273,7 @@ class StageTrainer:
         self.rng = np.random.default_rng(settings.seed)
         self.weights = self._weight_tensor(0)
         self.numpy_gradients = self._numpy_gradients()
-        self.numpy_adam = NumpyAdam(self.optimizer)
+        self.numpy_adam = NumpyAdam(self.optimizer) if self.numpy_gradients else None
         self.validation_plan = self.plan_epoch(self.validation_data, rng=None)
 
     # --- one step -----------------------------------------------------------------------
@@ -348,17 +361,8 @@ class StageTrainer:
         """``step`` with the hand-written gradients and the numpy Adam update (CPU only)."""
         # the same draw as the model's randn_like, so both engines see the same noise
         noise = torch.randn(len(batch), self.model.config.latent_dim)
-        numpy_batch = NumpyBatch(
-            batch.abr.numpy(),
-            batch.observed.numpy(),
-            batch.continuous.numpy(),
-            batch.categorical.numpy(),
-            batch.pca.numpy(),
-            group.numpy(),
-            n_positives.numpy(),
-        )
         terms = self.numpy_gradients(
-            numpy_batch,
+            as_numpy_batch(batch, group, n_positives),
             noise.numpy(),
             self.weights.numpy(),
             None if target is None else target.numpy(),
@@ -729,6 +733,7 @@ __all__ = [
     "StageResult",
     "StageTrainer",
     "TrainingSettings",
+    "as_numpy_batch",
     "load_resume_state",
     "resolve_device",
     "seed_everything",
