@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import inspect
 import itertools
 import math
 import os
@@ -110,16 +111,22 @@ def step_runner(trainer: StageTrainer, rows: int | None = None) -> Callable[[], 
     full = [(a, b) for a, b in batches.plan.batches() if b - a > 0.95 * trainer.settings.batch_size]
     bounds = itertools.cycle(full)
 
+    # revisions before the epoch-level step took one batch's tensors (compare_steps.py)
+    takes_batch = "start" not in inspect.signature(trainer.step).parameters
+
     def run() -> None:
         start, stop = next(bounds)
         if rows is not None:
             stop = start + rows
-        trainer.step(
-            batches.data.slice(start, stop),
-            batches.group[start:stop],
-            batches.n_positives[start:stop],
-            None if target is None else target[start:stop],
-        )
+        if takes_batch:
+            trainer.step(
+                batches.data.slice(start, stop),
+                batches.group[start:stop],
+                batches.n_positives[start:stop],
+                None if target is None else target[start:stop],
+            )
+        else:
+            trainer.step(batches, start, stop, target)
         synchronise(trainer.device)
 
     return run

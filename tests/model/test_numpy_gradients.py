@@ -17,7 +17,6 @@ from audiometric_clustering.training.engine import (
     Objective,
     StageTrainer,
     TrainingSettings,
-    as_numpy_batch,
 )
 
 CARDINALITIES = [3, 3, 4, 5, 5, 4, 6]
@@ -87,7 +86,7 @@ def test_numpy_terms_and_gradients_match_autograd(joint: bool, seed: int) -> Non
         contrastive_temperature=trainer.objective.contrastive_temperature,
     )
     numpy_terms = by_hand(
-        as_numpy_batch(plan.data, plan.group, plan.n_positives),
+        by_hand.epoch(plan.data, plan.group, plan.n_positives).batch(0, N_MICE),
         noise,
         weights.numpy(),
         None if target is None else target.numpy(),
@@ -114,10 +113,10 @@ def test_lines_must_be_contiguous_runs() -> None:
     by_hand = NumpyGradients(
         trainer.model, joint=True, abr_noise_db=5.0, contrastive_temperature=0.1
     )
-    group = np.array([0, 1, 0, 1])  # line 0 split in two runs
+    group = torch.tensor([0, 1, 0, 1])  # line 0 split in two runs
     with pytest.raises(ValueError, match="contiguous"):
         by_hand(
-            as_numpy_batch(batch, torch.from_numpy(group), torch.ones(4)),
+            by_hand.epoch(batch, group, torch.ones(4)).batch(0, 4),
             np.zeros((4, 10), np.float32),
             np.ones(7, np.float32),
             np.full((4, 5), 0.2, np.float32),

@@ -19,27 +19,55 @@ from __future__ import annotations
 
 import functools
 import math
-from typing import NamedTuple
+from typing import TYPE_CHECKING, NamedTuple
 
 import numpy as np
 import torch
-from torch import nn
+from torch import Tensor, nn
 
 from audiometric_clustering.model.network import ContrastiveVAEDEC
+
+if TYPE_CHECKING:
+    from audiometric_clustering.training.data import MouseTensors
 
 Array = np.ndarray
 
 
 class NumpyBatch(NamedTuple):
-    """One batch as numpy arrays (views of the engine's tensors), plus its line plan."""
+    """One batch in the layouts the step works in; fields ending in ``_last`` are
+    batch-last (the attention block and the softmax over categories work across rows)."""
 
     abr: Array  # (B, F) dB
-    observed: Array  # (B, F) 0/1
-    continuous: Array  # (B, n_continuous)
-    categorical: Array  # (B, n_categorical) int codes
-    pca: Array  # (B, n_pca), unstandardised
+    observed: Array  # (B, F) 1 measured, 0 imputed
+    level_last: Array  # (F, B) thresholds on the decoder's 0-1 scale
+    observed_last: Array  # (F, B)
+    data_inputs: Array  # (B, n_continuous + n_pca): continuous, then standardised PCA
+    continuous_last: Array  # (n_continuous, B)
+    embedding_rows: Array  # (B, n_categorical) each mouse's rows of the embedding table
+    code_slots_last: Array  # (n_categorical, B) each mouse's (column, code) logit slot
+    known_last: Array  # (n_categorical, B) float32, 0 where the code is unknown (no loss)
     group: Array  # (B,) line number inside the batch; each line one contiguous run
     n_positives: Array  # (B,) float, line-mates in the batch
+
+
+_BATCH_LAST = tuple(name.endswith("_last") for name in NumpyBatch._fields)
+
+
+class NumpyEpoch(NamedTuple):
+    """An epoch's mice in epoch order, in the step's layouts. What depends on the data
+    alone (scaling, transposes, embedding rows, logit slots) is computed here once per
+    epoch instead of once per step; ``batch`` slices it without copying."""
+
+    mice: NumpyBatch  # all of the epoch's mice as one "batch"
+
+    def batch(self, start: int, stop: int) -> NumpyBatch:
+        rows = slice(start, stop)
+        return NumpyBatch(
+            *(
+                array[:, rows] if last else array[rows]
+                for array, last in zip(self.mice, _BATCH_LAST, strict=True)
+            )
+        )
 
 
 class _AbrSaved(NamedTuple):
@@ -104,17 +132,34 @@ def _relu_backward_(grad: Array, output: Array) -> Array:
     return grad
 
 
-def _group_runs(group: Array) -> tuple[Array, Array]:
-    """Start and length of each line's run in the batch, checking that runs are whole."""
-    if (group[1:] < group[:-1]).any():
-        raise ValueError("numpy gradients need each line as one contiguous run (plan_batches)")
-    lengths = np.bincount(group)
-    return np.cumsum(lengths) - lengths, lengths
+def _row_sums(values: Array) -> Array:
+    """Sum over the columns of a (B, few) array as one BLAS product: numpy's reduction over a
+    short last axis costs several times as much."""
+    return values @ _ones(values.shape[1])
 
 
-def _sum_over_line(values: Array, starts: Array, lengths: Array) -> Array:
-    """Per mouse, the sum of ``values`` over its whole line (itself included)."""
-    return np.repeat(np.add.reduceat(values, starts, axis=0), lengths, axis=0)
+class _Lines(NamedTuple):
+    """The knockout lines of a batch, each one contiguous run of mice (``plan_batches``)."""
+
+    starts: Array  # (lines,) first row of each line's run
+    lengths: Array  # (lines,) mice in each line
+    mates: Array  # (B, 1) line-mates in the batch, at least 1: the divisor of a mean over mates
+    anchor_weight: Array  # (B,) 1 / (number of anchors) for mice with line-mates, else 0
+
+    @classmethod
+    def of(cls, batch: NumpyBatch) -> _Lines:
+        group, n_positives = batch.group, batch.n_positives
+        if (group[1:] < group[:-1]).any():
+            raise ValueError("numpy gradients need each line as one contiguous run (plan_batches)")
+        lengths = np.bincount(group)
+        anchors = (n_positives > 0).astype(n_positives.dtype)
+        anchor_weight = anchors / max(float(anchors.sum()), 1.0)
+        mates = np.maximum(n_positives, 1.0)[:, None]
+        return cls(np.cumsum(lengths) - lengths, lengths, mates, anchor_weight)
+
+    def sums(self, values: Array) -> Array:
+        """Per mouse, the sum of ``values`` over its whole line (itself included)."""
+        return np.repeat(np.add.reduceat(values, self.starts, axis=0), self.lengths, axis=0)
 
 
 class NumpyGradients:
@@ -153,6 +198,7 @@ class NumpyGradients:
         self.abr_scale = 1.0 / abr_noise_db**2
         self.heads = model.frequency_attention.heads
         self.alpha = model.clustering.alpha
+        self.tiny = np.finfo(np.float32).tiny
         self.abr_low, self.abr_span = model.abr_low, model.abr_span
         self.n_continuous, self.abr_width = config.n_continuous, config.abr_embedding_dim
         self.latent_dim = config.latent_dim
@@ -177,6 +223,29 @@ class NumpyGradients:
             if isinstance(module, nn.Linear)
         ]
 
+    def epoch(self, mice: MouseTensors, group: Tensor, n_positives: Tensor) -> NumpyEpoch:
+        """``mice`` (CPU tensors in epoch order, with their batch plan's ``group`` and
+        ``n_positives``) in the step's layouts."""
+        abr, observed = mice.abr.numpy(), mice.observed.numpy()
+        continuous, categorical = mice.continuous.numpy(), mice.categorical.numpy()
+        pca_standardised = (mice.pca.numpy() - self.pca_mean) / self.pca_scale
+        codes_last = categorical.T
+        return NumpyEpoch(
+            NumpyBatch(
+                abr,
+                observed,
+                np.ascontiguousarray(((abr - self.abr_low) / self.abr_span).T),
+                np.ascontiguousarray(observed.T),
+                np.concatenate([continuous, pca_standardised], axis=1),
+                np.ascontiguousarray(continuous.T),
+                categorical + self.offsets,
+                np.ascontiguousarray(self.first_slots + codes_last),
+                np.ascontiguousarray(codes_last != 0, dtype=np.float32),
+                group.numpy(),
+                n_positives.numpy(),
+            )
+        )
+
     def __call__(
         self, batch: NumpyBatch, noise: Array, weights: Array, target: Array | None
     ) -> Array:
@@ -187,8 +256,7 @@ class NumpyGradients:
         """
         n = len(batch.abr)
         abr_embedding, abr_saved = self._abr_encoder(batch)
-        pca_standardised = (batch.pca - self.pca_mean) / self.pca_scale
-        metadata_embedding, metadata_saved = self._metadata_encoder(batch, pca_standardised)
+        metadata_embedding, metadata_saved = self._metadata_encoder(batch)
         joined = np.concatenate([abr_embedding, metadata_embedding], axis=1)
         encoder_activations = _mlp(joined, self.encoder)
         distribution = _affine(encoder_activations[-1], self.to_latent)
@@ -198,9 +266,7 @@ class NumpyGradients:
         np.maximum(log_variance, -10.0, out=log_variance)
         spread = np.exp(0.5 * log_variance)
         decoder_activations = _mlp(mean + noise * spread, self.decoder)
-        terms, grad_decoded = self._reconstruction(
-            decoder_activations[-1], batch, pca_standardised, weights[:3]
-        )
+        terms, grad_decoded = self._reconstruction(decoder_activations[-1], batch, weights[:3])
         grad_latent = _mlp_backward(grad_decoded, decoder_activations, self.decoder)
 
         # KL term, and back through the reparameterisation latent = mean + noise * spread
@@ -225,9 +291,7 @@ class NumpyGradients:
     def _abr_encoder(self, batch: NumpyBatch) -> tuple[Array, _AbrSaved]:
         """FrequencyAttention + abr_encoder + ReLU, batch-last: returns (B, abr_width)."""
         value, n = self.value, len(batch.abr)
-        # contiguous (F, B) copies: broadcasting over the transposed views is 10x slower
-        level = np.ascontiguousarray(((batch.abr - self.abr_low) / self.abr_span).T)
-        observed = np.ascontiguousarray(batch.observed.T)
+        level, observed = batch.level_last, batch.observed_last
         tokens = value["frequency_attention.level_weight"] * level  # (width, F, B)
         tokens += value["frequency_attention.observed_weight"] * observed
         tokens += value["frequency_attention.frequency_embedding"]
@@ -291,14 +355,12 @@ class NumpyGradients:
             2, keepdims=True, out=grad["frequency_attention.observed_weight"]
         )
 
-    def _metadata_encoder(
-        self, batch: NumpyBatch, pca_standardised: Array
-    ) -> tuple[Array, tuple[Array, Array, Array]]:
+    def _metadata_encoder(self, batch: NumpyBatch) -> tuple[Array, tuple[Array, Array, Array]]:
         """MetadataEncoder: embedding lookup, joined with continuous and PCA, Linear + ReLU."""
-        rows = batch.categorical + self.offsets
+        rows = batch.embedding_rows
         table = self.value["metadata_encoder.embedding.weight"]
         embedded = np.take(table, rows, axis=0).reshape(len(rows), -1)
-        inputs = np.concatenate([embedded, batch.continuous, pca_standardised], axis=1)
+        inputs = np.concatenate([embedded, batch.data_inputs], axis=1)
         embedding = _relu_(_affine(inputs, self.metadata_layer))
         return embedding, (rows, inputs, embedding)
 
@@ -306,20 +368,22 @@ class NumpyGradients:
         self, grad_embedding: Array, saved: tuple[Array, Array, Array]
     ) -> None:
         rows, inputs, embedding = saved
+        layer = self.metadata_layer
         grad_embedding = _relu_backward_(np.ascontiguousarray(grad_embedding), embedding)
-        grad_inputs = _affine_backward(grad_embedding, inputs, self.metadata_layer)
-        # scatter-add into the table: one bincount over (row, embedding column) slots
-        table_grad = self.grad["metadata_encoder.embedding.weight"]
-        width = table_grad.shape[1]
-        slots = (rows[..., None] * width + np.arange(width)).reshape(-1)
-        table_grad.reshape(-1)[:] = np.bincount(
-            slots,
-            weights=grad_inputs[:, : rows.shape[1] * width].reshape(-1),
-            minlength=table_grad.size,
+        np.matmul(grad_embedding.T, inputs, out=layer.weight_grad)
+        _sum_into(grad_embedding, 0, layer.bias_grad)
+        # only the looked-up embeddings need a gradient (continuous and PCA inputs are data);
+        # torch's index_add_ scatters it into the table, rows in order (deterministic)
+        table_grad = torch.from_numpy(self.grad["metadata_encoder.embedding.weight"])
+        grad_embedded = grad_embedding @ layer.weight[:, : rows.shape[1] * table_grad.shape[1]]
+        table_grad.zero_().index_add_(
+            0,
+            torch.from_numpy(rows.reshape(-1)),
+            torch.from_numpy(grad_embedded).view(-1, table_grad.shape[1]),
         )
 
     def _reconstruction(
-        self, decoded: Array, batch: NumpyBatch, pca_standardised: Array, weights: Array
+        self, decoded: Array, batch: NumpyBatch, weights: Array
     ) -> tuple[list[float], Array]:
         """The output heads and the ABR, metadata and PCA reconstruction terms (losses.py);
         writes the heads' gradients, returns the terms and the gradient of ``decoded``."""
@@ -329,22 +393,23 @@ class NumpyGradients:
         abr_sigmoid = _affine(abr_hidden, self.abr_head)
         torch.from_numpy(abr_sigmoid).sigmoid_()
         abr_residual = (abr_sigmoid * self.abr_span + self.abr_low - batch.abr) * batch.observed
-        pca_residual = _affine(metadata_hidden, self.pca_head) - pca_standardised
+        pca_residual = _affine(metadata_hidden, self.pca_head)
+        pca_residual -= batch.data_inputs[:, self.n_continuous :]  # the standardised PCA
         # batch-last, so that softmax over a column's categories runs across whole rows
         head = self.metadata_head
         metadata_out = head.weight @ metadata_hidden.T
         metadata_out += head.bias[:, None]
-        continuous_residual = metadata_out[: self.n_continuous] - batch.continuous.T
+        continuous_residual = metadata_out[: self.n_continuous] - batch.continuous_last
         logits = metadata_out[self.n_continuous :].reshape(*self.absent_bias.shape, n)
-        logits = logits + self.absent_bias[..., None]
+        logits += self.absent_bias[..., None]
         logits -= logits.max(1, keepdims=True)
         probability = _exp2_(logits * _LOG2_E)
         normaliser = probability.sum(1)
         probability /= normaliser[:, None]
-        codes = batch.categorical.T
-        known = codes != 0  # code 0 = unknown, ignored
+        known = batch.known_last
         # where each mouse's code sits in the flat (column, slot, mouse) logits
-        code_index = (self.first_slots + codes) * n + np.arange(n)
+        code_index = batch.code_slots_last * n
+        code_index += np.arange(n)
         cross_entropy = ((np.log(normaliser) - np.take(logits, code_index)) * known).sum()
         terms = [
             0.5 * self.abr_scale * np.vdot(abr_residual, abr_residual) / n,
@@ -381,81 +446,76 @@ class NumpyGradients:
         clustering_weight, contrastive_weight, consistency_weight = (float(w) for w in weights)
         centres = self.value["clustering.centres"]
         alpha = self.alpha
-        # Student's-t soft assignment (ClusteringLayer.log_assignment)
-        squared_distance = (mean * mean).sum(1, keepdims=True) + (centres * centres).sum(1)
-        squared_distance -= 2.0 * (mean @ centres.T)
+        # Student's-t soft assignment (ClusteringLayer.log_assignment): q is the row-normalised
+        # kernel (1 + d / alpha)^(-(alpha + 1) / 2), a reciprocal when alpha = 1 (the default)
+        squared_distance = mean @ (-2.0 * centres.T)
+        squared_distance += _row_sums(mean * mean)[:, None]
+        squared_distance += _row_sums(centres * centres)
         inside = squared_distance >= 0.0
         np.maximum(squared_distance, 0.0, out=squared_distance)
-        logits = np.log(squared_distance * (1.0 / alpha) + 1.0)
-        logits *= -0.5 * (alpha + 1.0)
-        logits -= logits.max(1, keepdims=True)
-        log_assignment = logits - np.log(np.exp(logits).sum(1, keepdims=True))
-        assignment = np.exp(log_assignment)
-        tiny = np.finfo(target.dtype).tiny
-        clustering = (target * (np.log(np.maximum(target, tiny)) - log_assignment)).sum() / n
+        inverse_base = squared_distance * (1.0 / alpha)
+        inverse_base += 1.0
+        np.reciprocal(inverse_base, out=inverse_base)
+        kernel = inverse_base if alpha == 1.0 else inverse_base ** (0.5 * (alpha + 1.0))
+        assignment = kernel / _row_sums(kernel)[:, None]
+        log_assignment = np.log(assignment)
+        log_target = np.log(np.maximum(target, self.tiny))
+        clustering = (np.vdot(target, log_target) - np.vdot(target, log_assignment)) / n
         grad_log_assignment = target * (-clustering_weight / n)
 
-        starts, lengths = _group_runs(batch.group)
-        contrastive, grad_contrastive = self._supervised_contrastive(
-            mean, starts, lengths, batch.n_positives
-        )
+        lines = _Lines.of(batch)
+        contrastive, grad_contrastive = self._supervised_contrastive(mean, lines)
         grad_mean += contrastive_weight * grad_contrastive
 
         # phenotype consistency: r = q - mean q of the line-mates, averaged over anchors
-        mates = np.maximum(batch.n_positives, 1.0)[:, None]
-        residual = assignment - (_sum_over_line(assignment, starts, lengths) - assignment) / mates
-        anchor_weight = _anchor_weight(batch.n_positives)
-        consistency = (anchor_weight * (residual * residual).sum(1)).sum()
-        weighted = residual * (2.0 * anchor_weight)[:, None]
-        spread_back = weighted / mates
+        residual = assignment - (lines.sums(assignment) - assignment) / lines.mates
+        consistency = np.vdot(lines.anchor_weight, _row_sums(residual * residual))
+        weighted = residual * (2.0 * lines.anchor_weight)[:, None]
+        spread_back = weighted / lines.mates
         grad_assignment = weighted + spread_back
-        grad_assignment -= _sum_over_line(spread_back, starts, lengths)
+        grad_assignment -= lines.sums(spread_back)
         grad_log_assignment += grad_assignment * (consistency_weight * assignment)
 
         grad_logits = grad_log_assignment
-        grad_logits -= assignment * grad_log_assignment.sum(1, keepdims=True)
-        grad_distance = grad_logits * (-0.5 * (alpha + 1.0)) / (alpha + squared_distance)
-        grad_distance *= inside
-        grad_mean += 2.0 * mean * grad_distance.sum(1, keepdims=True)
-        grad_mean -= 2.0 * (grad_distance @ centres)
+        grad_logits -= assignment * _row_sums(grad_log_assignment)[:, None]
+        # d logit / d distance = -(alpha + 1) / (2 alpha) / (1 + d / alpha)
+        grad_distance = grad_logits * inverse_base
+        grad_distance *= inside * np.float32(-0.5 * (alpha + 1.0) / alpha)
+        grad_mean += mean * (2.0 * _row_sums(grad_distance))[:, None]
+        grad_mean -= grad_distance @ (2.0 * centres)
         centres_grad = self.grad["clustering.centres"]
         np.matmul(grad_distance.T, mean, out=centres_grad)
         centres_grad *= -2.0
-        centres_grad += 2.0 * centres * grad_distance.sum(0)[:, None]
-        return [clustering, contrastive, consistency]
+        centres_grad += centres * (2.0 * (_ones(n) @ grad_distance))[:, None]
+        return [clustering, contrastive, float(consistency)]
 
-    def _supervised_contrastive(
-        self, embedding: Array, starts: Array, lengths: Array, n_positives: Array
-    ) -> tuple[float, Array]:
+    def _supervised_contrastive(self, embedding: Array, lines: _Lines) -> tuple[float, Array]:
         """SupCon and its gradient (as losses._SupervisedContrastive)."""
+        n = len(embedding)
         inverse_temperature = 1.0 / self.temperature
-        norm = np.maximum(np.sqrt((embedding * embedding).sum(1, keepdims=True)), 1e-12)
+        norm = np.sqrt(_row_sums(embedding * embedding))
+        np.maximum(norm, 1e-12, out=norm)
+        norm = norm[:, None]
         unit = embedding / norm
         # exp(s / T) as 2^(s log2(e) / T)
         pair_exp = _exp2_((unit * (inverse_temperature * _LOG2_E)) @ unit.T)
         np.fill_diagonal(pair_exp, 0.0)
-        denominator = np.maximum(torch.from_numpy(pair_exp).sum(1).numpy(), 1e-30)
-        line_sum = _sum_over_line(unit, starts, lengths)
-        positive = (unit * (line_sum - unit)).sum(1)
-        anchor_weight = _anchor_weight(n_positives)
-        mate_weight = anchor_weight * inverse_temperature / np.maximum(n_positives, 1.0)
-        loss = (anchor_weight * np.log(denominator) - mate_weight * positive).sum()
+        denominator = np.maximum(pair_exp @ _ones(n), 1e-30)
+        line_sum = lines.sums(unit)
+        positive = _row_sums(unit * (line_sum - unit))
+        anchor_weight = lines.anchor_weight
+        mate_weight = anchor_weight * inverse_temperature / lines.mates[:, 0]
+        loss = np.vdot(anchor_weight, np.log(denominator)) - np.vdot(mate_weight, positive)
         weight = (anchor_weight / denominator)[:, None]
         products = pair_exp @ np.concatenate([unit, weight * unit], axis=1)
         e_unit, e_weighted = products[:, : unit.shape[1]], products[:, unit.shape[1] :]
         grad_unit = weight * e_unit + e_weighted
         grad_unit *= inverse_temperature
         mate_weight = mate_weight[:, None]
-        grad_unit -= mate_weight * line_sum + _sum_over_line(mate_weight * unit, starts, lengths)
-        grad_unit -= unit * (unit * grad_unit).sum(1, keepdims=True)
+        grad_unit -= mate_weight * line_sum + lines.sums(mate_weight * unit)
+        grad_unit -= unit * _row_sums(unit * grad_unit)[:, None]
         grad_unit /= norm
         return float(loss), grad_unit
-
-
-def _anchor_weight(n_positives: Array) -> Array:
-    """1 / (number of anchors) for mice with line-mates in the batch, else 0."""
-    anchors = (n_positives > 0).astype(n_positives.dtype)
-    return anchors / max(float(anchors.sum()), 1.0)
 
 
 def _mlp(inputs: Array, layers: list[_Linear]) -> list[Array]:

@@ -38,7 +38,7 @@ from audiometric_clustering.model.losses import (
     supervised_contrastive_loss,
     target_distribution,
 )
-from audiometric_clustering.model.numpy_gradients import NumpyBatch, NumpyGradients
+from audiometric_clustering.model.numpy_gradients import NumpyEpoch, NumpyGradients
 from audiometric_clustering.training.checkpoints import checkpoint_from_model, save_atomic
 from audiometric_clustering.training.data import BatchPlan, MouseTensors, plan_batches
 from audiometric_clustering.training.diagnostics import (
@@ -212,29 +212,18 @@ def thread_count(n_threads: int) -> Iterator[None]:
         torch.set_num_threads(previous)
 
 
-def as_numpy_batch(batch: MouseTensors, group: Tensor, n_positives: Tensor) -> NumpyBatch:
-    """A CPU batch as numpy views (no copies), for ``NumpyGradients``."""
-    return NumpyBatch(
-        batch.abr.numpy(),
-        batch.observed.numpy(),
-        batch.continuous.numpy(),
-        batch.categorical.numpy(),
-        batch.pca.numpy(),
-        group.numpy(),
-        n_positives.numpy(),
-    )
-
-
 @dataclass(frozen=True)
 class EpochBatches:
     """One epoch's batch plan with its per-mouse tensors on the device, in epoch order;
-    batch b is rows ``plan.bounds[b]:plan.bounds[b + 1]`` of each."""
+    batch b is rows ``plan.bounds[b]:plan.bounds[b + 1]`` of each. ``numpy`` holds the same
+    mice in the numpy step's layouts when the trainer uses numpy gradients."""
 
     data: MouseTensors
     order: Tensor  # positions of these mice in the dataset, i.e. ``plan.order`` on the device
     group: Tensor
     n_positives: Tensor
     plan: BatchPlan
+    numpy: NumpyEpoch | None = None
 
 
 class StageTrainer:
@@ -337,12 +326,15 @@ class StageTrainer:
             ]
         return torch.stack([term.float() for term in terms])
 
-    def step(
-        self, batch: MouseTensors, group: Tensor, n_positives: Tensor, target: Tensor | None
-    ) -> Tensor:
-        """One optimisation step; returns the detached loss terms (no host sync)."""
-        if self.numpy_gradients is not None:
-            return self._numpy_step(batch, group, n_positives, target)
+    def step(self, batches: EpochBatches, start: int, stop: int, target: Tensor | None) -> Tensor:
+        """One optimisation step on rows start:stop of an epoch's ``batches`` (``target``:
+        the epoch's DEC target, joint stage only); returns the detached loss terms (no host
+        sync)."""
+        target = None if target is None else target[start:stop]
+        if batches.numpy is not None:
+            return self._numpy_step(batches.numpy, start, stop, target)
+        batch = batches.data.slice(start, stop)
+        group, n_positives = batches.group[start:stop], batches.n_positives[start:stop]
         with self._autocast():
             terms = self.loss_terms(batch, group, n_positives, target, sample=True)
             loss = (terms * self.weights).sum()
@@ -356,13 +348,13 @@ class StageTrainer:
         return terms.detach()
 
     def _numpy_step(
-        self, batch: MouseTensors, group: Tensor, n_positives: Tensor, target: Tensor | None
+        self, epoch: NumpyEpoch, start: int, stop: int, target: Tensor | None
     ) -> Tensor:
         """``step`` with the hand-written gradients and the numpy Adam update (CPU only)."""
         # the same draw as the model's randn_like, so both engines see the same noise
-        noise = torch.randn(len(batch), self.model.config.latent_dim)
+        noise = torch.randn(stop - start, self.model.config.latent_dim)
         terms = self.numpy_gradients(
-            as_numpy_batch(batch, group, n_positives),
+            epoch.batch(start, stop),
             noise.numpy(),
             self.weights.numpy(),
             None if target is None else target.numpy(),
@@ -375,13 +367,13 @@ class StageTrainer:
     def plan_epoch(self, data: MouseTensors, rng: np.random.Generator | None) -> EpochBatches:
         plan = plan_batches(data.line.cpu().numpy(), self.settings.batch_size, rng)
         order = torch.from_numpy(plan.order).to(self.device)
-        return EpochBatches(
-            data=data.subset(order),
-            order=order,
-            group=torch.from_numpy(plan.group).to(self.device),
-            n_positives=torch.from_numpy(plan.n_positives).to(self.device, torch.float32),
-            plan=plan,
-        )
+        ordered = data.subset(order)
+        group = torch.from_numpy(plan.group).to(self.device)
+        n_positives = torch.from_numpy(plan.n_positives).to(self.device, torch.float32)
+        numpy = None
+        if self.numpy_gradients is not None:
+            numpy = self.numpy_gradients.epoch(ordered, group, n_positives)
+        return EpochBatches(ordered, order, group, n_positives, plan, numpy)
 
     def train_assignment(self) -> Tensor:
         """q of every training mouse, in dataset order (for the DEC target and cluster sizes)."""
@@ -444,25 +436,25 @@ class StageTrainer:
         self.model.train()
         return (sums / len(plan.data)).tolist()
 
-    def train_epoch(self, epoch: int, assignment: Tensor | None) -> tuple[list[float], int]:
-        """One pass over the training mice in line-grouped batches: mean loss terms, steps."""
+    def train_epoch(self, epoch: int, assignment: Tensor | None) -> tuple[list[float], int, float]:
+        """One pass over the training mice in line-grouped batches: mean loss terms, steps,
+        and the seconds of the step loop alone (without planning the epoch)."""
         self.weights = self._weight_tensor(epoch)
         epoch_plan = self.plan_epoch(self.train_data, self.rng)
         target = None if assignment is None else self.epoch_target(epoch_plan, assignment)
         interval = self.objective.target_update_interval
         sums = torch.zeros(len(self.objective.terms), device=self.device)
         self.model.train()
+        loop_started = time.perf_counter()
         for step_index, (start, stop) in enumerate(epoch_plan.plan.batches()):
             if target is not None and interval > 0 and step_index and step_index % interval == 0:
                 target = self.epoch_target(epoch_plan, self.train_assignment())
-            terms = self.step(
-                epoch_plan.data.slice(start, stop),
-                epoch_plan.group[start:stop],
-                epoch_plan.n_positives[start:stop],
-                None if target is None else target[start:stop],
-            )
-            sums += terms * (stop - start)
-        return (sums / len(self.train_data)).tolist(), epoch_plan.plan.n_batches
+            sums += self.step(epoch_plan, start, stop, target) * (stop - start)
+        if self.device.type == "cuda":
+            torch.cuda.synchronize(self.device)  # the loop's time includes its queued kernels
+        loop_seconds = time.perf_counter() - loop_started
+        terms = (sums / len(self.train_data)).tolist()
+        return terms, epoch_plan.plan.n_batches, loop_seconds
 
     # --- the loop -----------------------------------------------------------------------
 
@@ -490,9 +482,7 @@ class StageTrainer:
                     if reseeded:
                         assignment = self.train_assignment()
                 learning_rate = self.scheduler.get_last_lr()[0]
-                steps_started = time.perf_counter()
-                train_terms, steps = self.train_epoch(epoch, assignment)
-                steps_seconds = time.perf_counter() - steps_started
+                train_terms, steps, steps_seconds = self.train_epoch(epoch, assignment)
                 with warnings.catch_warnings():
                     # NumpyAdam updates without optimizer.step(), which this check looks for
                     warnings.filterwarnings(
@@ -733,7 +723,6 @@ __all__ = [
     "StageResult",
     "StageTrainer",
     "TrainingSettings",
-    "as_numpy_batch",
     "load_resume_state",
     "resolve_device",
     "seed_everything",
