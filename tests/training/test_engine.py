@@ -92,7 +92,7 @@ def test_same_seed_gives_identical_clusters_on_cpu(frame) -> None:
 
 
 def test_numpy_and_autograd_gradients_train_alike(frame, pretrained) -> None:
-    """The CPU default (hand-written numpy gradients + NumpyAdam) and torch autograd take the
+    """The CPU default (hand-written numpy gradients + FlatAdam) and torch autograd take the
     same steps up to rounding: same noise, weights, clipping and schedule."""
     initialised = initialise(frame, pretrained.best, seed=3)
     for stage in ("pretrain", "joint"):

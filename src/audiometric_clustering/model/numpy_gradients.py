@@ -410,7 +410,7 @@ class NumpyGradients:
         # where each mouse's code sits in the flat (column, slot, mouse) logits
         code_index = batch.code_slots_last * n
         code_index += np.arange(n)
-        cross_entropy = ((np.log(normaliser) - np.take(logits, code_index)) * known).sum()
+        cross_entropy = np.vdot(np.log(normaliser) - np.take(logits, code_index), known)
         terms = [
             0.5 * self.abr_scale * np.vdot(abr_residual, abr_residual) / n,
             (0.5 * np.vdot(continuous_residual, continuous_residual) + cross_entropy) / n,

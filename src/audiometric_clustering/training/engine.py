@@ -4,7 +4,7 @@ Design for speed on a small CPU as much as on a GPU: the data lives in pre-built
 the device, each epoch is reordered once and stepped through by slicing, loss terms are
 summed on the device and read once per epoch (no host sync inside the step loop), Adam is
 fused, and the DEC target comes from one inference-mode pass per epoch. On a CPU the step
-skips autograd: hand-written numpy gradients (``model.numpy_gradients``) and ``NumpyAdam``.
+skips autograd: hand-written numpy gradients (``model.numpy_gradients``) and ``FlatAdam``.
 
 The engine never imports MLflow: callers pass ``on_epoch_end(epoch, metrics)``.
 """
@@ -48,7 +48,7 @@ from audiometric_clustering.training.diagnostics import (
     split_largest_into_empty,
 )
 from audiometric_clustering.training.flat_parameters import (
-    NumpyAdam,
+    FlatAdam,
     clip_gradient_norm_,
     flatten_parameters,
 )
@@ -262,7 +262,7 @@ class StageTrainer:
         self.rng = np.random.default_rng(settings.seed)
         self.weights = self._weight_tensor(0)
         self.numpy_gradients = self._numpy_gradients()
-        self.numpy_adam = NumpyAdam(self.optimizer) if self.numpy_gradients else None
+        self.flat_adam = FlatAdam(self.optimizer) if self.numpy_gradients else None
         self.validation_plan = self.plan_epoch(self.validation_data, rng=None)
 
     # --- one step -----------------------------------------------------------------------
@@ -359,7 +359,7 @@ class StageTrainer:
             self.weights.numpy(),
             None if target is None else target.numpy(),
         )
-        self.numpy_adam.step(self.settings.gradient_clip_norm)
+        self.flat_adam.step(self.settings.gradient_clip_norm)
         return torch.from_numpy(terms)
 
     # --- passes -------------------------------------------------------------------------
@@ -484,7 +484,7 @@ class StageTrainer:
                 learning_rate = self.scheduler.get_last_lr()[0]
                 train_terms, steps, steps_seconds = self.train_epoch(epoch, assignment)
                 with warnings.catch_warnings():
-                    # NumpyAdam updates without optimizer.step(), which this check looks for
+                    # FlatAdam updates without optimizer.step(), which this check looks for
                     warnings.filterwarnings(
                         "ignore", "Detected call of `lr_scheduler.step", UserWarning
                     )

@@ -49,52 +49,55 @@ def clip_gradient_norm_(parameter: nn.Parameter, max_norm: float) -> None:
     parameter.grad.mul_((max_norm / (norm + 1e-6)).clamp(max=1.0))
 
 
-class NumpyAdam:
-    """Gradient clipping and ``optimizer``'s Adam update, in numpy on the flat buffer.
+class FlatAdam:
+    """Gradient clipping and torch's fused Adam kernel on the flat buffer, called directly.
 
     On a small CPU, ``optimizer.step()`` spends most of its time in Python bookkeeping
-    around one fused kernel; these dozen numpy calls do the same update in a fraction of
-    that. The moments and step count stay in ``optimizer.state`` in torch's layout, so
-    checkpoints, resuming and the learning-rate scheduler work unchanged. Supports the
-    settings the engine uses: one flat parameter, no weight decay, amsgrad or maximize.
+    around that one kernel: about 0.1 ms a step, against 0.03 ms for the kernel alone. The
+    update is the kernel's own, so it equals ``torch.optim.Adam(fused=True)``; the moments
+    and step count stay in ``optimizer.state`` in torch's layout, so checkpoints, resuming
+    and the learning-rate scheduler work unchanged. Supports the settings the engine uses:
+    one flat parameter on the CPU, plain Adam (no weight decay, amsgrad or maximize).
     """
 
     def __init__(self, optimizer: torch.optim.Adam) -> None:
         (group,) = optimizer.param_groups
         if group["weight_decay"] or group["amsgrad"] or group["maximize"]:
-            raise ValueError("NumpyAdam supports plain Adam only")
+            raise ValueError("FlatAdam supports plain Adam only")
         (self.parameter,) = group["params"]
+        if self.parameter.device.type != "cpu":
+            raise ValueError("FlatAdam runs on the CPU; use optimizer.step() on a GPU")
         self.optimizer = optimizer
 
     def step(self, max_norm: float | None) -> None:
         """Clip the gradient to ``max_norm`` (None: no clipping), then one Adam update."""
-        parameter = self.parameter
-        value, gradient = parameter.detach().numpy(), parameter.grad.numpy()
+        parameter, gradient = self.parameter, self.parameter.grad
         if max_norm:
-            norm = float(np.sqrt(np.dot(gradient, gradient)))
+            values = gradient.numpy()
+            norm = math.sqrt(float(np.dot(values, values)))
             if norm + 1e-6 > max_norm:
-                gradient *= max_norm / (norm + 1e-6)
+                values *= max_norm / (norm + 1e-6)
         state = self.optimizer.state[parameter]
-        if not state:  # as torch initialises it
+        if not state:  # as torch initialises it for the fused kernel
             state["step"] = torch.tensor(0.0)
-            state["exp_avg"] = torch.zeros_like(parameter)
-            state["exp_avg_sq"] = torch.zeros_like(parameter)
-        state["step"] += 1
-        step = float(state["step"])
+            state["exp_avg"] = torch.zeros_like(parameter, memory_format=torch.preserve_format)
+            state["exp_avg_sq"] = torch.zeros_like(parameter, memory_format=torch.preserve_format)
+        state["step"] += 1  # torch.optim increments it before the kernel, too
         # looked up each step: load_state_dict and the scheduler replace or change the group
         group = self.optimizer.param_groups[0]
         beta1, beta2 = group["betas"]
-        first, second = state["exp_avg"].numpy(), state["exp_avg_sq"].numpy()
-        scratch = gradient - first
-        scratch *= 1.0 - beta1
-        first += scratch
-        second *= beta2
-        np.multiply(gradient, gradient, out=scratch)
-        scratch *= 1.0 - beta2
-        second += scratch
-        np.sqrt(second, out=scratch)
-        scratch *= 1.0 / math.sqrt(1.0 - beta2**step)
-        scratch += group["eps"]
-        np.divide(first, scratch, out=scratch)
-        scratch *= -group["lr"] / (1.0 - beta1**step)
-        value += scratch
+        torch._fused_adam_(
+            [parameter.detach()],
+            [gradient],
+            [state["exp_avg"]],
+            [state["exp_avg_sq"]],
+            [],
+            [state["step"]],
+            amsgrad=False,
+            lr=group["lr"],
+            beta1=beta1,
+            beta2=beta2,
+            weight_decay=0.0,
+            eps=group["eps"],
+            maximize=False,
+        )
