@@ -162,6 +162,37 @@ class _Lines(NamedTuple):
         return np.repeat(np.add.reduceat(values, self.starts, axis=0), self.lengths, axis=0)
 
 
+class _PairExponentials(NamedTuple):
+    """exp(u_i . u_j / T) for all pairs i != j of a batch (0 on the diagonal), kept as the
+    blocks of its two row halves without the lower-left one, which is the upper-right one
+    transposed: 3/4 of the work of the whole symmetric matrix, and each block is small
+    enough to stay in the L2 cache while it is built (measured 3% off a joint step)."""
+
+    upper: Array  # (h, h)
+    corner: Array  # (h, B - h)
+    lower: Array  # (B - h, B - h)
+
+    @classmethod
+    def of(cls, unit: Array, inverse_temperature: float) -> _PairExponentials:
+        half = len(unit) // 2
+        scaled = unit * (inverse_temperature * _LOG2_E)  # exp(s / T) as 2^(s log2(e) / T)
+        upper = _exp2_(scaled[:half] @ unit[:half].T)
+        np.fill_diagonal(upper, 0.0)
+        lower = _exp2_(scaled[half:] @ unit[half:].T)
+        np.fill_diagonal(lower, 0.0)
+        return cls(upper, _exp2_(scaled[:half] @ unit[half:].T), lower)
+
+    def __matmul__(self, values: Array) -> Array:
+        """The whole matrix times ``values`` ((B,) or (B, k))."""
+        half = len(self.upper)
+        out = np.empty((half + len(self.lower), *values.shape[1:]), dtype=np.float32)
+        np.matmul(self.upper, values[:half], out=out[:half])
+        out[:half] += self.corner @ values[half:]
+        np.matmul(self.lower, values[half:], out=out[half:])
+        out[half:] += self.corner.T @ values[:half]
+        return out
+
+
 class NumpyGradients:
     """Loss terms of one batch, with their weighted gradient written into the model's
     gradient buffer; the terms come in the engine's order (VAE terms, then, in the joint
@@ -497,9 +528,7 @@ class NumpyGradients:
         np.maximum(norm, 1e-12, out=norm)
         norm = norm[:, None]
         unit = embedding / norm
-        # exp(s / T) as 2^(s log2(e) / T)
-        pair_exp = _exp2_((unit * (inverse_temperature * _LOG2_E)) @ unit.T)
-        np.fill_diagonal(pair_exp, 0.0)
+        pair_exp = _PairExponentials.of(unit, inverse_temperature)
         denominator = np.maximum(pair_exp @ _ones(n), 1e-30)
         line_sum = lines.sums(unit)
         positive = _row_sums(unit * (line_sum - unit))
