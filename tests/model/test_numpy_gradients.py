@@ -39,10 +39,13 @@ def _mice(rng: np.random.Generator) -> MouseTensors:
     )
 
 
-def _trainer(joint: bool, seed: int) -> StageTrainer:
+def _trainer(joint: bool, seed: int, alpha: float = 1.0) -> StageTrainer:
     rng = np.random.default_rng(seed)
     torch.manual_seed(seed)
-    model = ContrastiveVAEDEC(ModelConfig(categorical_cardinalities=CARDINALITIES, n_clusters=5))
+    config = ModelConfig(
+        categorical_cardinalities=CARDINALITIES, n_clusters=5, student_t_alpha=alpha
+    )
+    model = ContrastiveVAEDEC(config)
     mice = _mice(rng)
     model.set_pca_scaling(mice.pca)
     with torch.no_grad():  # spread-out latent means with centres on five of them, so that
@@ -59,10 +62,14 @@ def _trainer(joint: bool, seed: int) -> StageTrainer:
     return StageTrainer(model, mice, mice, settings, objective)
 
 
-@pytest.mark.parametrize("joint", [False, True], ids=["pretraining", "joint"])
+@pytest.mark.parametrize(
+    ("joint", "alpha"),
+    [(False, 1.0), (True, 1.0), (True, 2.5)],  # alpha = 1 has its own, reciprocal, kernel
+    ids=["pretraining", "joint", "joint-alpha-2.5"],
+)
 @pytest.mark.parametrize("seed", [0, 1])
-def test_numpy_terms_and_gradients_match_autograd(joint: bool, seed: int) -> None:
-    trainer = _trainer(joint, seed)
+def test_numpy_terms_and_gradients_match_autograd(joint: bool, alpha: float, seed: int) -> None:
+    trainer = _trainer(joint, seed, alpha)
     plan = trainer.plan_epoch(trainer.train_data, np.random.default_rng(seed))
     target = None
     if joint:

@@ -378,13 +378,12 @@ class NumpyGradients:
         grad_tokens = value["frequency_attention.qkv.weight"].T @ grad_qkv
         grad_tokens += grad_tokens_out
         grad_tokens = grad_tokens.reshape(width, *saved.level.shape)
-        grad_tokens.sum(2, keepdims=True, out=grad["frequency_attention.frequency_embedding"])
-        (grad_tokens * saved.level).sum(
-            2, keepdims=True, out=grad["frequency_attention.level_weight"]
-        )
-        (grad_tokens * saved.observed).sum(
-            2, keepdims=True, out=grad["frequency_attention.observed_weight"]
-        )
+        # sums over the mice, each (width, F), into the (width, F, 1) parameter gradients
+        embedding_grad = grad["frequency_attention.frequency_embedding"]
+        _sum_into(grad_tokens.reshape(embedding_grad.size, -1), 1, embedding_grad.reshape(-1))
+        for name, inputs in (("level_weight", saved.level), ("observed_weight", saved.observed)):
+            out = grad[f"frequency_attention.{name}"][..., 0]
+            np.einsum("wfb,fb->wf", grad_tokens, inputs, out=out)
 
     def _metadata_encoder(self, batch: NumpyBatch) -> tuple[Array, tuple[Array, Array, Array]]:
         """MetadataEncoder: embedding lookup, joined with continuous and PCA, Linear + ReLU."""
