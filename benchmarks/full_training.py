@@ -56,8 +56,9 @@ def latest_run(project: Path) -> mlflow.entities.Run:
 
 def epoch_figures(project: Path, history_name: str) -> dict[str, float]:
     """Median epoch time, and the step time from the engine's timing of its step loop
-    (``steps_seconds`` / ``steps`` per epoch: the optimisation steps without the per-epoch
-    validation and DEC-target passes), from a stage's history JSON."""
+    (``steps_seconds`` / ``steps`` per epoch: the optimisation steps alone, without planning
+    the epoch and without its validation and DEC-target passes), from a stage's history
+    JSON."""
     history = json.loads((project / f"data/08_reporting/{history_name}.json").read_text())
     step_s = statistics.median(
         seconds / steps

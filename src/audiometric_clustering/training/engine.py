@@ -350,7 +350,7 @@ class StageTrainer:
     def _numpy_step(
         self, epoch: NumpyEpoch, start: int, stop: int, target: Tensor | None
     ) -> Tensor:
-        """``step`` with the hand-written gradients and the numpy Adam update (CPU only)."""
+        """``step`` with the hand-written gradients and ``FlatAdam`` (CPU only)."""
         # the same draw as the model's randn_like, so both engines see the same noise
         noise = torch.randn(stop - start, self.model.config.latent_dim)
         terms = self.numpy_gradients(
