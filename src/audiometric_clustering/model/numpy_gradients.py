@@ -112,6 +112,7 @@ def _sum_into(values: Array, axis: int, out: Array) -> None:
 
 
 _LOG2_E = 1.0 / math.log(2.0)
+_TINY = np.finfo(np.float32).tiny  # log(0) guard for the DEC target
 
 
 def _exp2_(values: Array) -> Array:
@@ -229,7 +230,6 @@ class NumpyGradients:
         self.abr_scale = 1.0 / abr_noise_db**2
         self.heads = model.frequency_attention.heads
         self.alpha = model.clustering.alpha
-        self.tiny = np.finfo(np.float32).tiny
         self.abr_low, self.abr_span = model.abr_low, model.abr_span
         self.n_continuous, self.abr_width = config.n_continuous, config.abr_embedding_dim
         self.latent_dim = config.latent_dim
@@ -489,7 +489,7 @@ class NumpyGradients:
         kernel = inverse_base if alpha == 1.0 else inverse_base ** (0.5 * (alpha + 1.0))
         assignment = kernel / _row_sums(kernel)[:, None]
         log_assignment = np.log(assignment)
-        log_target = np.log(np.maximum(target, self.tiny))
+        log_target = np.log(np.maximum(target, _TINY))
         clustering = (np.vdot(target, log_target) - np.vdot(target, log_assignment)) / n
         grad_log_assignment = target * (-clustering_weight / n)
 

@@ -9,9 +9,6 @@ and inference work unchanged.
 
 from __future__ import annotations
 
-import math
-
-import numpy as np
 import torch
 from torch import nn
 
@@ -73,10 +70,7 @@ class FlatAdam:
         """Clip the gradient to ``max_norm`` (None: no clipping), then one Adam update."""
         parameter, gradient = self.parameter, self.parameter.grad
         if max_norm:
-            values = gradient.numpy()
-            norm = math.sqrt(float(np.dot(values, values)))
-            if norm + 1e-6 > max_norm:
-                values *= max_norm / (norm + 1e-6)
+            clip_gradient_norm_(parameter, max_norm)
         state = self.optimizer.state[parameter]
         if not state:  # as torch initialises it for the fused kernel
             state["step"] = torch.tensor(0.0)
