@@ -9,6 +9,9 @@ and inference work unchanged.
 
 from __future__ import annotations
 
+import math
+
+import numpy as np
 import torch
 from torch import nn
 
@@ -41,9 +44,21 @@ def flatten_parameters(model: nn.Module) -> nn.Parameter:
 
 
 def clip_gradient_norm_(parameter: nn.Parameter, max_norm: float) -> None:
-    """Scale the gradient down to ``max_norm`` if it is longer; no host sync."""
-    norm = torch.linalg.vector_norm(parameter.grad)
-    parameter.grad.mul_((max_norm / (norm + 1e-6)).clamp(max=1.0))
+    """Scale the gradient down to ``max_norm`` if it is longer.
+
+    On a GPU with tensor operations only (no host sync); on the CPU, where reading a number
+    costs nothing, as one BLAS dot product and a scaling only when needed: the four tensor
+    operations on 0-d tensors took about 0.3 ms of a 5 ms step there.
+    """
+    gradient = parameter.grad
+    if gradient.device.type != "cpu":
+        norm = torch.linalg.vector_norm(gradient)
+        gradient.mul_((max_norm / (norm + 1e-6)).clamp(max=1.0))
+        return
+    values = gradient.numpy()
+    scale = max_norm / (math.sqrt(float(np.dot(values, values))) + 1e-6)
+    if scale < 1.0:
+        values *= np.float32(scale)
 
 
 class FlatAdam:
