@@ -3,9 +3,11 @@
 A CPU training step of this small model (about 10^4 parameters) costs mostly a fixed
 amount per operation, and autograd adds a graph node, a backward call and a temporary per
 forward operation (about 150 of each in a joint step). Here the forward pass, the loss
-terms and the backward pass are plain numpy on arrays that share memory with the torch
-parameters and their flat gradient buffer (``flatten_parameters``), so torch's optimiser
-updates the same model. ``benchmarks/training_step.py`` compares the two step engines.
+terms and the backward pass are written out by hand on arrays that share memory with the
+torch parameters and their flat gradient buffer (``flatten_parameters``), so torch's Adam
+kernel updates the same model: products as numpy (BLAS) calls, and each chain that works
+value by value as one compiled loop (``model/kernels``). ``benchmarks/training_step.py``
+compares the two step engines.
 
 ``network.py`` and ``losses.py`` stay the reference: inference, checkpoints, the GPU and
 mixed precision use them, and ``tests/model/test_numpy_gradients.py`` holds this module's
@@ -22,7 +24,6 @@ import math
 from typing import TYPE_CHECKING, NamedTuple
 
 import numpy as np
-import torch
 from torch import Tensor, nn
 
 from audiometric_clustering.model.kernels.attention import (
@@ -47,7 +48,7 @@ from audiometric_clustering.model.kernels.layers import (
     reparameterise,
     reparameterise_backward,
 )
-from audiometric_clustering.model.kernels.reconstruction import metadata_terms_
+from audiometric_clustering.model.kernels.reconstruction import abr_terms_, metadata_terms_
 from audiometric_clustering.model.network import ContrastiveVAEDEC
 
 if TYPE_CHECKING:
@@ -361,9 +362,11 @@ class NumpyGradients:
         n = len(decoded)
         abr_weight, metadata_weight, pca_weight = (float(w) for w in weights)
         abr_hidden, metadata_hidden = decoded[:, : self.abr_width], decoded[:, self.abr_width :]
-        abr_sigmoid = _affine(abr_hidden, self.abr_head)
-        torch.from_numpy(abr_sigmoid).sigmoid_()
-        abr_residual = (abr_sigmoid * self.abr_span + self.abr_low - batch.abr) * batch.observed
+        grad_abr_logit = _affine(abr_hidden, self.abr_head)
+        abr_error = abr_terms_(
+            grad_abr_logit, batch.abr, batch.observed, self.abr_low, self.abr_span,
+            np.float32(abr_weight * self.abr_scale / n),
+        )  # fmt: skip
         pca_residual = _affine(metadata_hidden, self.pca_head)
         pca_residual -= batch.data_inputs[:, self.n_continuous :]  # the standardised PCA
         # batch-last, so that softmax over a column's categories runs across whole rows
@@ -375,14 +378,12 @@ class NumpyGradients:
             batch.known_last, np.float32(metadata_weight / n),
         )  # fmt: skip
         terms = [
-            0.5 * self.abr_scale * np.vdot(abr_residual, abr_residual) / n,
+            self.abr_scale * abr_error / n,
             (squared_error + cross_entropy) / n,
             0.5 * np.vdot(pca_residual, pca_residual) / n,
         ]
 
         grad_decoded = np.empty_like(decoded)
-        grad_abr_logit = abr_residual * (abr_weight * self.abr_scale * self.abr_span / n)
-        grad_abr_logit *= abr_sigmoid * (1.0 - abr_sigmoid)
         grad_decoded[:, : self.abr_width] = _affine_backward(
             grad_abr_logit, abr_hidden, self.abr_head
         )

@@ -75,3 +75,18 @@ def metadata_terms_(head_out, absent_bias, continuous, codes, known, grad_scale)
         for b in range(n):
             logits[codes[c, b], b] -= known[c, b] * grad_scale  # minus the one-hot
     return 0.5 * squared_error, cross_entropy
+
+
+@compiled
+def abr_terms_(logits, abr, observed, low, span, grad_scale):
+    """Half the squared error, summed over measured thresholds, of the ABR head's
+    thresholds low + span x sigmoid(``logits``) (B, F) against ``abr`` (dB; ``observed``: 1
+    measured, 0 imputed); overwrites ``logits`` with d(grad_scale x that) / d logits."""
+    squared_error = 0.0
+    for i in range(logits.shape[0]):
+        for f in range(logits.shape[1]):
+            sigmoid = 1.0 / (1.0 + math.exp(-logits[i, f]))
+            residual = (low + span * sigmoid - abr[i, f]) * observed[i, f]
+            squared_error += residual * residual
+            logits[i, f] = grad_scale * span * residual * sigmoid * (1.0 - sigmoid)
+    return 0.5 * squared_error
