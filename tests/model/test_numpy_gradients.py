@@ -39,7 +39,7 @@ def _mice(rng: np.random.Generator) -> MouseTensors:
     )
 
 
-def _trainer(joint: bool, seed: int, alpha: float = 1.0) -> StageTrainer:
+def _trainer(joint: bool, seed: int, alpha: float = 1.0, engine: str = "autograd") -> StageTrainer:
     rng = np.random.default_rng(seed)
     torch.manual_seed(seed)
     config = ModelConfig(
@@ -58,7 +58,7 @@ def _trainer(joint: bool, seed: int, alpha: float = 1.0) -> StageTrainer:
         phenotype_consistency=0.3,
     )  # fmt: skip
     objective = Objective(stage="joint" if joint else "pretrain", weights=weights, joint=joint)
-    settings = TrainingSettings(epochs=1, cpu_gradients="autograd", seed=seed)
+    settings = TrainingSettings(epochs=1, cpu_gradients=engine, seed=seed)
     return StageTrainer(model, mice, mice, settings, objective)
 
 
@@ -107,6 +107,24 @@ def test_numpy_terms_and_gradients_match_autograd(joint: bool, alpha: float, see
         assert (parameter.grad - expected).abs().max().item() <= tolerance, name
     if not joint:
         assert not trainer.model.clustering.centres.grad.any()
+
+
+@pytest.mark.parametrize("joint", [False, True], ids=["pretraining", "joint"])
+def test_numpy_passes_match_the_torch_model(joint: bool) -> None:
+    """The CPU engine's own passes against the torch model's: q of every mouse (the DEC
+    target's pass) and the validation loss (latent mean as the sample, no gradients)."""
+    with_numpy = _trainer(joint, seed=3, engine="numpy")
+    with_torch = _trainer(joint, seed=3, engine="autograd")  # the same model and data
+    assert with_numpy.numpy_gradients is not None and with_torch.numpy_gradients is None
+    np.testing.assert_allclose(
+        with_numpy.train_assignment().numpy(),
+        with_torch.train_assignment().numpy(),
+        rtol=1e-4,
+        atol=1e-6,
+    )
+    gradient_before = with_numpy.parameters.grad.clone()
+    np.testing.assert_allclose(with_numpy.validate(), with_torch.validate(), rtol=2e-5, atol=1e-6)
+    assert torch.equal(with_numpy.parameters.grad, gradient_before)  # no gradient written
 
 
 def _span(flat: torch.nn.Parameter, parameter: torch.nn.Parameter) -> slice:

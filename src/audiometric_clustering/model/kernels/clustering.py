@@ -11,12 +11,50 @@ holds this equal to autograd.
 from __future__ import annotations
 
 import numpy as np
-from numba import njit
+
+from audiometric_clustering.model.kernels import compiled
 
 _TINY = np.float32(np.finfo(np.float32).tiny)  # log(0) guard for the DEC target
 
 
-@njit(cache=True, error_model="numpy", fastmath=True)
+@compiled
+def student_t_assignment(mean, centres, alpha):
+    """DEC's soft assignment q (B, K): the rows of (1 + d / alpha)^-((alpha + 1) / 2)
+    normalised, with d = |z|^2 + |mu|^2 - 2 z.mu clamped at 0 (as ClusteringLayer); and
+    1 / (1 + d / alpha), 0 where d was clamped (no gradient there), for the backward."""
+    n, latent_dim = mean.shape
+    n_clusters = centres.shape[0]
+    power = 0.5 * (alpha + 1.0)
+    centre_norms = np.zeros(n_clusters, np.float32)
+    for k in range(n_clusters):
+        for j in range(latent_dim):
+            centre_norms[k] += centres[k, j] * centres[k, j]
+    inverse_base = np.empty((n, n_clusters), np.float32)
+    assignment = np.empty((n, n_clusters), np.float32)
+    for i in range(n):
+        norm = np.float32(0.0)
+        for j in range(latent_dim):
+            norm += mean[i, j] * mean[i, j]
+        for k in range(n_clusters):
+            dot = np.float32(0.0)
+            for j in range(latent_dim):
+                dot += mean[i, j] * centres[k, j]
+            distance = norm + centre_norms[k] - 2.0 * dot
+            inverse = 1.0 / (1.0 + max(distance, 0.0) / alpha)
+            inverse_base[i, k] = inverse if distance >= 0.0 else 0.0
+            assignment[i, k] = inverse
+        if alpha != 1.0:  # a separate loop: in the one above, the power ran for alpha = 1 too
+            for k in range(n_clusters):
+                assignment[i, k] = assignment[i, k] ** power
+        total = np.float32(0.0)
+        for k in range(n_clusters):
+            total += assignment[i, k]
+        for k in range(n_clusters):
+            assignment[i, k] /= total
+    return assignment, inverse_base
+
+
+@compiled
 def clustering_terms(
     mean, centres, target, alpha, line_starts, line_lengths, mates, anchor_weight,
     clustering_weight, consistency_weight, grad_mean, centres_grad,
@@ -32,37 +70,12 @@ def clustering_terms(
     latent_dim = mean.shape[1]
     mean = np.ascontiguousarray(mean)  # a column slice; BLAS below needs rows contiguous
     power = 0.5 * (alpha + 1.0)
-    # q = normalised (1 + d / alpha)^-power, with d = |z|^2 + |mu|^2 - 2 z.mu clamped at 0
-    centre_norms = np.zeros(n_clusters, np.float32)
-    for k in range(n_clusters):
-        for j in range(latent_dim):
-            centre_norms[k] += centres[k, j] * centres[k, j]
-    inverse_base = np.empty((n, n_clusters), np.float32)  # 1 / (1 + d / alpha), 0 if clamped
-    assignment = np.empty((n, n_clusters), np.float32)
+    assignment, inverse_base = student_t_assignment(mean, centres, alpha)
     clustering = 0.0
     for i in range(n):
-        norm = np.float32(0.0)
-        for j in range(latent_dim):
-            norm += mean[i, j] * mean[i, j]
         for k in range(n_clusters):
-            dot = np.float32(0.0)
-            for j in range(latent_dim):
-                dot += mean[i, j] * centres[k, j]
-            distance = norm + centre_norms[k] - 2.0 * dot
-            inverse = 1.0 / (1.0 + max(distance, 0.0) / alpha)
-            inverse_base[i, k] = inverse if distance >= 0.0 else 0.0  # no gradient if clamped
-            assignment[i, k] = inverse
-        if alpha != 1.0:  # a separate loop: in the one above, the power ran for alpha = 1 too
-            for k in range(n_clusters):
-                assignment[i, k] = assignment[i, k] ** power
-        total = np.float32(0.0)
-        for k in range(n_clusters):
-            total += assignment[i, k]
-        for k in range(n_clusters):
-            q = assignment[i, k] / total
-            assignment[i, k] = q
             p = target[i, k]
-            clustering += p * np.log(max(p, _TINY) / q)  # KL(P || Q), one log per value
+            clustering += p * np.log(max(p, _TINY) / assignment[i, k])  # KL(P || Q), one log
 
     # d terms / d log q: the DEC KL's, then the consistency term's through q = exp(log q)
     grad_log = np.empty((n, n_clusters), np.float32)
