@@ -226,6 +226,19 @@ class EpochBatches:
     numpy: NumpyEpoch | None = None
 
 
+class _LastNumpyView:
+    """``tensor.numpy()``, remembered for the last tensor it was called with."""
+
+    def __init__(self) -> None:
+        self.tensor: Tensor | None = None
+        self.values: np.ndarray | None = None
+
+    def __call__(self, tensor: Tensor) -> np.ndarray:
+        if tensor is not self.tensor:
+            self.tensor, self.values = tensor, tensor.numpy()
+        return self.values
+
+
 class StageTrainer:
     """Trains one stage; ``run`` is the loop, ``step`` one optimisation step (benchmarked)."""
 
@@ -266,6 +279,9 @@ class StageTrainer:
         self.validation_plan = self.plan_epoch(self.validation_data, rng=None)
         # the training mice in dataset order, laid out once for the numpy DEC-target passes
         self.train_layout = self.numpy_gradients and self.numpy_gradients.epoch(self.train_data)
+        # a torch call costs 20-90 us inside a numpy step (cold caches), so the step takes
+        # the numpy views of an epoch's weights and target once
+        self._weight_values, self._target_values = _LastNumpyView(), _LastNumpyView()
 
     # --- one step -----------------------------------------------------------------------
 
@@ -332,9 +348,9 @@ class StageTrainer:
         """One optimisation step on rows start:stop of an epoch's ``batches`` (``target``:
         the epoch's DEC target, joint stage only); returns the detached loss terms (no host
         sync)."""
-        target = None if target is None else target[start:stop]
         if batches.numpy is not None:
             return self._numpy_step(batches.numpy, start, stop, target)
+        target = None if target is None else target[start:stop]
         batch = batches.data.slice(start, stop)
         group, n_positives = batches.group[start:stop], batches.n_positives[start:stop]
         with self._autocast():
@@ -354,12 +370,10 @@ class StageTrainer:
     ) -> Tensor:
         """``step`` with the hand-written gradients and ``FlatAdam`` (CPU only)."""
         # the same draw as the model's randn_like, so both engines see the same noise
-        noise = torch.randn(stop - start, self.model.config.latent_dim)
+        noise = torch.randn(stop - start, self.model.config.latent_dim).numpy()
+        target_values = None if target is None else self._target_values(target)[start:stop]
         terms = self.numpy_gradients(
-            epoch.batch(start, stop),
-            noise.numpy(),
-            self.weights.numpy(),
-            None if target is None else target.numpy(),
+            epoch.batch(start, stop), noise, self._weight_values(self.weights), target_values
         )
         self.flat_adam.step(self.settings.gradient_clip_norm)
         return torch.from_numpy(terms)
