@@ -60,18 +60,9 @@ def supcon_loss(
     each mouse's line sum of unit vectors, and the columns [u, w u] (w: anchor weight /
     denominator) that the gradient multiplies by the pair matrix."""
     n, width = unit.shape
-    line_sum = np.empty((n, width), np.float32)
+    line_sum = _line_sums(unit, line_starts, line_lengths)
     columns = np.empty((n, 2 * width), np.float32)
     loss = 0.0
-    for line in range(len(line_starts)):
-        start = line_starts[line]
-        stop = start + line_lengths[line]
-        for j in range(width):
-            total = np.float32(0.0)
-            for i in range(start, stop):
-                total += unit[i, j]
-            for i in range(start, stop):
-                line_sum[i, j] = total
     for i in range(n):
         positive = np.float32(0.0)
         for j in range(width):
@@ -97,18 +88,12 @@ def supcon_gradient(
     grad = np.empty((n, width), np.float32)
     # the positives' term reaches each mouse from its own anchor and from its line-mates'
     mate_weight = np.empty(n, np.float32)
+    weighted = np.empty((n, width), np.float32)
     for i in range(n):
         mate_weight[i] = anchor_weight[i] * inverse_temperature / mates[i]
-    mates_sum = np.empty((n, width), np.float32)  # per mouse, the line's sum of mw u
-    for line in range(len(line_starts)):
-        start = line_starts[line]
-        stop = start + line_lengths[line]
         for j in range(width):
-            total = np.float32(0.0)
-            for i in range(start, stop):
-                total += mate_weight[i] * unit[i, j]
-            for i in range(start, stop):
-                mates_sum[i, j] = total
+            weighted[i, j] = mate_weight[i] * unit[i, j]
+    mates_sum = _line_sums(weighted, line_starts, line_lengths)  # per mouse, of its line
     for i in range(n):
         weight = anchor_weight[i] / denominator[i]
         along = np.float32(0.0)
@@ -121,3 +106,19 @@ def supcon_gradient(
         for j in range(width):
             grad[i, j] = (grad[i, j] - unit[i, j] * along) / norm[i]
     return grad
+
+
+@compiled
+def _line_sums(values, line_starts, line_lengths):
+    """Per mouse (row), the sum of ``values`` over its knockout line's run of rows."""
+    sums = np.empty_like(values)
+    for line in range(len(line_starts)):
+        start = line_starts[line]
+        stop = start + line_lengths[line]
+        for j in range(values.shape[1]):
+            total = np.float32(0.0)
+            for i in range(start, stop):
+                total += values[i, j]
+            for i in range(start, stop):
+                sums[i, j] = total
+    return sums
