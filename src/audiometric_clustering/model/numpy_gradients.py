@@ -24,7 +24,6 @@ import math
 from typing import TYPE_CHECKING, NamedTuple
 
 import numpy as np
-import torch
 from torch import Tensor, nn
 
 from audiometric_clustering.model.kernels.attention import (
@@ -259,8 +258,6 @@ class NumpyGradients:
     ) -> NumpyEpoch:
         """``mice`` (CPU tensors in epoch order, with their batch plan's ``group`` and
         ``n_positives``; none for a pass that needs no lines) in the step's layouts."""
-        if group is None or n_positives is None:
-            group, n_positives = torch.zeros(len(mice), dtype=torch.long), torch.zeros(len(mice))
         abr, observed = mice.abr.numpy(), mice.observed.numpy()
         continuous, categorical = mice.continuous.numpy(), mice.categorical.numpy()
         pca_standardised = (mice.pca.numpy() - self.pca_mean) / self.pca_scale
@@ -276,8 +273,8 @@ class NumpyGradients:
                 categorical + self.offsets,
                 np.ascontiguousarray(codes_last),
                 np.ascontiguousarray(codes_last != 0, dtype=np.float32),
-                group.numpy(),
-                n_positives.numpy(),
+                np.zeros(len(mice), np.int64) if group is None else group.numpy(),
+                np.zeros(len(mice), np.float32) if n_positives is None else n_positives.numpy(),
             )
         )
 

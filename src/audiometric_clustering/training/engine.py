@@ -49,6 +49,7 @@ from audiometric_clustering.training.diagnostics import (
 )
 from audiometric_clustering.training.flat_parameters import (
     FlatAdam,
+    LastNumpyView,
     clip_gradient_norm_,
     flatten_parameters,
 )
@@ -226,19 +227,6 @@ class EpochBatches:
     numpy: NumpyEpoch | None = None
 
 
-class _LastNumpyView:
-    """``tensor.numpy()``, remembered for the last tensor it was called with."""
-
-    def __init__(self) -> None:
-        self.tensor: Tensor | None = None
-        self.values: np.ndarray | None = None
-
-    def __call__(self, tensor: Tensor) -> np.ndarray:
-        if tensor is not self.tensor:
-            self.tensor, self.values = tensor, tensor.numpy()
-        return self.values
-
-
 class StageTrainer:
     """Trains one stage; ``run`` is the loop, ``step`` one optimisation step (benchmarked)."""
 
@@ -278,10 +266,12 @@ class StageTrainer:
         self.flat_adam = FlatAdam(self.optimizer) if self.numpy_gradients else None
         self.validation_plan = self.plan_epoch(self.validation_data, rng=None)
         # the training mice in dataset order, laid out once for the numpy DEC-target passes
-        self.train_layout = self.numpy_gradients and self.numpy_gradients.epoch(self.train_data)
+        self.train_layout = None
+        if self.numpy_gradients is not None:
+            self.train_layout = self.numpy_gradients.epoch(self.train_data)
         # a torch call costs 20-90 us inside a numpy step (cold caches), so the step takes
         # the numpy views of an epoch's weights and target once
-        self._weight_values, self._target_values = _LastNumpyView(), _LastNumpyView()
+        self._weight_values, self._target_values = LastNumpyView(), LastNumpyView()
 
     # --- one step -----------------------------------------------------------------------
 
@@ -393,15 +383,15 @@ class StageTrainer:
 
     def train_assignment(self) -> Tensor:
         """q of every training mouse, in dataset order (for the DEC target and cluster sizes)."""
-        if self.numpy_gradients is not None:
-            return self._numpy_assignment(self.train_layout)
-        with self._autocast():
-            return soft_assignment(self.model, self.train_data, PASS_BATCH_SIZE)
+        return self._assignment(self.train_data, self.train_layout)
 
-    def _numpy_assignment(self, mice: NumpyEpoch) -> Tensor:
-        """The CPU engine's own forward for a pass: with its compiled attention it takes
-        about half the time of the torch model's."""
-        return torch.from_numpy(self.numpy_gradients.soft_assignment(mice))
+    def _assignment(self, data: MouseTensors, layout: NumpyEpoch | None) -> Tensor:
+        """q of every mouse of ``data``; with the CPU engine, its own forward on ``layout``
+        (the same mice), which with the compiled attention takes about half the time."""
+        if layout is not None:
+            return torch.from_numpy(self.numpy_gradients.soft_assignment(layout))
+        with self._autocast():
+            return soft_assignment(self.model, data, PASS_BATCH_SIZE)
 
     def reseed_empty_clusters(self, assignment: Tensor) -> int:
         """Give every cluster without training mice half of the largest; returns how many.
@@ -439,40 +429,32 @@ class StageTrainer:
         validation mice comes from their own assignment, as it does for training mice.
         """
         plan = self.validation_plan
-        if plan.numpy is not None:
-            return self._numpy_validation_terms(plan)
         target = None
         if self.objective.joint:
-            with self._autocast():
-                assignment = soft_assignment(self.model, plan.data, PASS_BATCH_SIZE)
-            target = target_distribution(assignment)
+            target = target_distribution(self._assignment(plan.data, plan.numpy))
         sums = torch.zeros(len(self.objective.terms), device=self.device)
         self.model.eval()
         with torch.inference_mode(), self._autocast():
             for start, stop in plan.plan.batches():
-                terms = self.loss_terms(
-                    plan.data.slice(start, stop),
-                    plan.group[start:stop],
-                    plan.n_positives[start:stop],
-                    None if target is None else target[start:stop],
-                    sample=False,
-                )
+                batch_target = None if target is None else target[start:stop]
+                if plan.numpy is not None:  # the CPU engine's forward, without gradients
+                    terms = torch.from_numpy(
+                        self.numpy_gradients.validation_terms(
+                            plan.numpy.batch(start, stop),
+                            self.weights.numpy(),
+                            None if batch_target is None else batch_target.numpy(),
+                        )
+                    )
+                else:
+                    terms = self.loss_terms(
+                        plan.data.slice(start, stop),
+                        plan.group[start:stop],
+                        plan.n_positives[start:stop],
+                        batch_target,
+                        sample=False,
+                    )
                 sums += terms * (stop - start)
         self.model.train()
-        return (sums / len(plan.data)).tolist()
-
-    def _numpy_validation_terms(self, plan: EpochBatches) -> list[float]:
-        """``validate`` with the CPU engine's forward (no gradients): about half the time."""
-        target = None
-        if self.objective.joint:
-            target = target_distribution(self._numpy_assignment(plan.numpy))
-        weights, sums = self.weights.numpy(), np.zeros(len(self.objective.terms))
-        for start, stop in plan.plan.batches():
-            batch_target = None if target is None else target[start:stop].numpy()
-            terms = self.numpy_gradients.validation_terms(
-                plan.numpy.batch(start, stop), weights, batch_target
-            )
-            sums += terms * (stop - start)
         return (sums / len(plan.data)).tolist()
 
     def train_epoch(self, epoch: int, assignment: Tensor | None) -> tuple[list[float], int, float]:

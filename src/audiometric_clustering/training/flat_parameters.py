@@ -65,6 +65,21 @@ def clip_norm_(values: np.ndarray, max_norm: float) -> None:
         values *= np.float32(scale)
 
 
+class LastNumpyView:
+    """``tensor.numpy()``, remembered for the last tensor it was called with: inside a CPU
+    training step a torch call costs 20-90 us (the step's numpy work has evicted torch's
+    code and data from the caches), an identity check nothing."""
+
+    def __init__(self) -> None:
+        self.tensor: torch.Tensor | None = None
+        self.values: np.ndarray | None = None
+
+    def __call__(self, tensor: torch.Tensor) -> np.ndarray:
+        if tensor is not self.tensor:
+            self.tensor, self.values = tensor, tensor.numpy()
+        return self.values
+
+
 class FlatAdam:
     """Gradient clipping and torch's fused Adam kernel on the flat buffer, called directly.
 
@@ -85,7 +100,7 @@ class FlatAdam:
             raise ValueError("FlatAdam runs on the CPU; use optimizer.step() on a GPU")
         self.optimizer = optimizer
         self.gradient_values = self.parameter.grad.numpy()  # the flat gradient buffer
-        self._step: torch.Tensor | None = None  # state["step"], as a numpy view below
+        self._step_values = LastNumpyView()  # of state["step"], replaced by load_state_dict
 
     def step(self, max_norm: float | None) -> None:
         """Clip the gradient to ``max_norm`` (None: no clipping), then one Adam update."""
@@ -98,10 +113,9 @@ class FlatAdam:
             state["exp_avg"] = torch.zeros_like(parameter, memory_format=torch.preserve_format)
             state["exp_avg_sq"] = torch.zeros_like(parameter, memory_format=torch.preserve_format)
         # torch.optim increments it before the kernel, too; here through numpy, on the same
-        # memory (a torch operation costs 20-90 us inside a step, after the numpy work)
-        if state["step"] is not self._step:
-            self._step, self._step_value = state["step"], state["step"].numpy()
-        self._step_value += 1
+        # memory (see LastNumpyView)
+        step_value = self._step_values(state["step"])
+        step_value += 1
         # looked up each step: load_state_dict and the scheduler replace or change the group
         group = self.optimizer.param_groups[0]
         beta1, beta2 = group["betas"]
