@@ -28,5 +28,7 @@ CONFIG_LOADER_CLASS = OmegaConfigLoader
 CONFIG_LOADER_ARGS = {
     "base_env": "base",
     "default_run_env": "local",
+    # an environment (e.g. conf/seed_guide) states only the parameters it changes
+    "merge_strategy": {"parameters": "soft"},
     "custom_resolvers": {"run_name": _run_name, "env": _environment_variable},
 }
