@@ -3,12 +3,15 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
+from sklearn.metrics import adjusted_rand_score, normalized_mutual_info_score
 
 from audiometric_clustering.evaluation.assignments import (
+    GMM_LINE_SHRUNK,
     GMM_REFERENCED,
     KMEANS_PRETRAINED,
     KMEANS_RAW,
     MODEL,
+    BaselineSettings,
     all_assignments,
     cluster_predictions,
     feature_spaces,
@@ -26,7 +29,7 @@ from audiometric_clustering.evaluation.comparison import (
 )
 from audiometric_clustering.evaluation.enrichment import line_cluster_enrichment
 from audiometric_clustering.evaluation.ground_truth import align_truth
-from audiometric_clustering.impc.schema import ABR_FEATURES, LINE_ID, SPECIMEN_ID
+from audiometric_clustering.impc.schema import ABR_FEATURES, CENTRE, LINE_ID, SPECIMEN_ID
 
 SETTINGS = ScoringSettings(min_line_size=3, fdr=0.05, silhouette_sample_size=100, seed=0)
 
@@ -58,14 +61,25 @@ def test_cluster_predictions_table():
 def test_baselines_run_in_their_spaces_and_keep_cluster_counts(mice_and_patterns):
     mice, patterns = mice_and_patterns
     latent = mice[list(ABR_FEATURES)].to_numpy() / 10
-    spaces = feature_spaces(mice, latent, latent + 1.0)
+    spaces = feature_spaces(mice, latent, latent + 1.0, line_shrinkage=0.25)
     assert not np.isnan(spaces[KMEANS_RAW]).any()
-    labels = all_assignments(
-        spaces, np.zeros(len(mice)), 3, 2, "tied", seed=0, n_init=2, fit_size=60
+    assert (
+        spaces[GMM_LINE_SHRUNK].shape == (len(mice), 5)
+        and np.isfinite(spaces[GMM_LINE_SHRUNK]).all()
     )
-    assert list(labels) == [MODEL, KMEANS_RAW, GMM_REFERENCED, KMEANS_PRETRAINED]
+    settings = BaselineSettings(
+        gmm_components=2,
+        gmm_covariance="tied",
+        kmeans_n_init=2,
+        fit_size=60,
+        line_shrinkage=0.25,
+        seed=0,
+    )
+    labels = all_assignments(spaces, np.zeros(len(mice)), 3, settings)
+    assert list(labels) == [MODEL, KMEANS_RAW, GMM_REFERENCED, KMEANS_PRETRAINED, GMM_LINE_SHRUNK]
     assert np.unique(labels[KMEANS_RAW]).size == 3
     assert np.unique(labels[GMM_REFERENCED]).size == 2
+    assert np.unique(labels[GMM_LINE_SHRUNK]).size <= 3
     assert all(v.dtype == np.int64 and v.size == len(mice) for v in labels.values())
 
 
@@ -105,6 +119,14 @@ def test_pattern_clusters_beat_random_clusters_on_every_axis(mice_and_patterns):
     assert good["silhouette"] > bad["silhouette"] + 0.3
     assert bad["ari_affected"] < 0.3 and bad["line_purity"] < 1.0
     assert good["tested_lines"] == bad["tested_lines"] == 16
+    # Honest scores: no null line anywhere, no control in a hearing-loss cluster, every
+    # pattern recalled; both centres in every pattern cluster, so little centre information.
+    assert good["line_false_positive_rate_any_cluster"] == 0.0
+    assert good["enriched_lines_any_cluster"] == 4
+    assert good["controls_in_hearing_loss_clusters"] == 0.0
+    assert good["controls_in_cluster/00"] == 1.0
+    assert good["line_recall/profound"] == good["line_recall/high_frequency"] == 1.0
+    assert good["nmi_centre"] < 0.01 and np.isnan(good["nmi_zygosity"])
 
 
 def test_scores_skip_reference_and_truth_when_absent(mice_and_patterns):
@@ -128,3 +150,22 @@ def test_mlflow_metric_names_prefix_baselines_and_drop_nan():
         "eval/kmeans_raw/silhouette": 0.2,
         "eval/kmeans_raw/ari": pytest.approx(0.1),
     }
+
+
+def test_line_shrunk_mixture_finds_patterns_where_raw_kmeans_finds_centres(mice_and_patterns):
+    mice, patterns = mice_and_patterns
+    latent = mice[list(ABR_FEATURES)].to_numpy() / 10
+    spaces = feature_spaces(mice, latent, latent, line_shrinkage=0.25)
+    settings = BaselineSettings(
+        gmm_components=2,
+        gmm_covariance="tied",
+        kmeans_n_init=4,
+        fit_size=1000,
+        line_shrinkage=0.25,
+        seed=0,
+    )
+    labels = all_assignments(spaces, np.zeros(len(mice)), 3, settings)
+    centres = mice[CENTRE].to_numpy()
+    assert normalized_mutual_info_score(centres, labels[KMEANS_RAW]) > 0.5
+    assert normalized_mutual_info_score(centres, labels[GMM_LINE_SHRUNK]) < 0.05
+    assert adjusted_rand_score(patterns, labels[GMM_LINE_SHRUNK]) > 0.9

@@ -7,6 +7,7 @@ import pytest
 from audiometric_clustering.evaluation.ground_truth import (
     AFFECTED,
     PLANTED_PATTERN,
+    SPORADIC_LOSS,
     align_truth,
     truth_scores,
 )
@@ -49,7 +50,9 @@ def test_truth_scores_on_constructed_case(mice_and_patterns):
     null = sorted(lines - planted)
     # Called: half the planted lines (the deaf ones) and one of the 12 null lines.
     called = {line for line in planted if line.startswith("Deaf")} | {null[0]}
-    scores = truth_scores(aligned, perfect, tested_lines=lines, called_lines=called)
+    scores = truth_scores(
+        aligned, perfect, tested_lines=lines, called_lines=called, called_anywhere=called
+    )
     assert scores["ari_affected"] == 1.0 and scores["nmi_affected"] == pytest.approx(1.0)
     assert scores["affected_mice"] == 16
     assert scores["planted_lines_tested"] == 4 and scores["null_lines_tested"] == 12
@@ -62,9 +65,46 @@ def test_truth_scores_count_tested_lines_only_and_chance_clusters_score_low(mice
     aligned = align_truth(_truth(mice, patterns), mice)
     one_cluster = np.zeros(len(mice), dtype=int)
     scores = truth_scores(
-        aligned, one_cluster, tested_lines={"HfA|HfA<tm1>|homozygote|A"}, called_lines=set()
+        aligned,
+        one_cluster,
+        tested_lines={"HfA|HfA<tm1>|homozygote|A"},
+        called_lines=set(),
+        called_anywhere=set(),
     )
     assert scores["ari_affected"] == 0.0
     assert scores["planted_lines_tested"] == 1 and scores["null_lines_tested"] == 0
     assert scores["line_recall"] == 0.0
     assert np.isnan(scores["line_false_positive_rate"])
+
+
+def test_recall_per_pattern_and_false_positives_in_any_cluster(mice_and_patterns):
+    mice, patterns = mice_and_patterns
+    aligned = align_truth(_truth(mice, patterns), mice)
+    lines = set(mice.loc[mice[LINE_ID] != "", LINE_ID])
+    deaf = {line for line in lines if line.startswith("Deaf")}
+    null = sorted(line for line in lines if line.startswith("Gene"))
+    # The deaf lines are called in a hearing-loss cluster; three null lines in other clusters.
+    scores = truth_scores(
+        aligned,
+        np.zeros(len(mice), dtype=int),
+        tested_lines=lines,
+        called_lines=deaf,
+        called_anywhere=deaf | set(null[:3]),
+    )
+    assert scores["line_recall/profound"] == 1.0 and scores["line_recall/high_frequency"] == 0.0
+    assert scores["line_recall"] == 0.5
+    assert scores["line_false_positive_rate"] == 0.0
+    assert scores["line_false_positive_rate_any_cluster"] == pytest.approx(3 / 12)
+    assert "controls_with_sporadic_loss" not in scores
+
+
+def test_sporadic_loss_is_kept_when_the_truth_has_it(mice_and_patterns):
+    mice, patterns = mice_and_patterns
+    truth = _truth(mice, patterns)
+    truth[SPORADIC_LOSS] = np.arange(len(mice)) % 10 == 0
+    aligned = align_truth(truth.iloc[1:], mice)  # the first mouse (a control) missing: False
+    controls = (mice[LINE_ID] == "").to_numpy()
+    assert not aligned[SPORADIC_LOSS].iloc[0]
+    expected = (truth[SPORADIC_LOSS].to_numpy() & (np.arange(len(mice)) > 0))[controls].mean()
+    scores = truth_scores(aligned, np.zeros(len(mice), dtype=int), set(), set(), set())
+    assert scores["controls_with_sporadic_loss"] == pytest.approx(expected) and expected > 0

@@ -3,12 +3,9 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from audiometric_clustering.evaluation.report import (
-    build_report,
-    data_summary,
-    markdown_table,
-    model_versus_baselines,
-)
+from audiometric_clustering.evaluation.honest_scores import model_versus_baselines
+from audiometric_clustering.evaluation.markdown import markdown_table
+from audiometric_clustering.evaluation.report import build_report, data_summary
 
 
 def test_markdown_table_formats_floats_nan_and_escapes_markup():
@@ -36,6 +33,7 @@ def test_data_summary_counts(mice_and_patterns):
 def test_report_has_every_section_and_relative_plot_links():
     report = build_report(
         summary={"mice": 10},
+        honest_scores="## Honest scores\n\nlead",
         model_metrics={"eval/reconstruction_mae_db": 4.5},
         comparison=pd.DataFrame({"method": ["model", "kmeans_raw"], "silhouette": [0.25, 0.1]}),
         labels=pd.DataFrame({"cluster": [0], "label": ["normal"]}),
@@ -43,6 +41,7 @@ def test_report_has_every_section_and_relative_plot_links():
         plot_files={"latent_projection": "latent_projection.png"},
         notes=["ground truth: not scored"],
     )
+    assert report.index("## Notes") < report.index("## Honest scores") < report.index("## Data")
     for heading in (
         "# Evaluation report",
         "## Notes",

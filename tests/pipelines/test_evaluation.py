@@ -112,6 +112,7 @@ def test_evaluation_writes_every_artifact_locally_and_in_mlflow(evaluated):
         "kmeans_raw",
         "gmm_referenced",
         "kmeans_pretrained_latent",
+        "gmm_line_shrunk",
     ]
     # The truth file shares the data's lines, so every method is scored against it.
     assert comparison["line_recall"].notna().all()
@@ -119,6 +120,8 @@ def test_evaluation_writes_every_artifact_locally_and_in_mlflow(evaluated):
 
     report = (data / "08_reporting/evaluation_report.md").read_text()
     assert "## Model and baselines" in report and "gmm_referenced" in report
+    assert report.index("## Honest scores") < report.index("## Data")
+    assert "| method | NMI centre | Cramér's V centre | null-line FPR, any cluster |" in report
     for file in PLOT_FILES.values():
         assert (data / "08_reporting/plots" / file).read_bytes()[:4] == b"\x89PNG"
         assert f"](plots/{file})" in report
@@ -141,4 +144,13 @@ def test_evaluation_writes_every_artifact_locally_and_in_mlflow(evaluated):
     assert metrics["eval/clusters_used"] == local_metrics["eval/clusters_used"] >= 1
     assert "eval/reconstruction_mae_db/6kHz" in metrics
     assert "eval/kmeans_raw/silhouette_abr" in metrics
+    for name in (
+        "nmi_centre",
+        "cramers_v_centre",
+        "nmi_equipment",
+        "line_false_positive_rate_any_cluster",
+        "controls_in_hearing_loss_clusters",
+        "line_recall/profound",
+    ):
+        assert f"eval/{name}" in metrics and f"eval/gmm_line_shrunk/{name}" in metrics
     assert 0 <= metrics["eval/largest_cluster_share"] <= 1

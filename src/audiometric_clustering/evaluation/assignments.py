@@ -6,19 +6,27 @@ method gives and in which space its separation is measured.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 import pandas as pd
 
 from audiometric_clustering.evaluation.baselines import (
+    centre_control_z_scores,
+    fill_from_neighbouring_columns,
     gaussian_mixture_labels,
     impute_column_medians,
     kmeans_labels,
+    shrink_toward_line_means,
 )
 from audiometric_clustering.impc.schema import (
     ABR_FEATURES,
     ALLELE,
     CENTRE,
+    FREQUENCIES,
     GENE,
+    IS_CONTROL,
+    LINE_ID,
     RAW_ABR,
     SPECIMEN_ID,
     ZYGOSITY,
@@ -28,7 +36,11 @@ MODEL = "model"
 KMEANS_RAW = "kmeans_raw"
 GMM_REFERENCED = "gmm_referenced"
 KMEANS_PRETRAINED = "kmeans_pretrained_latent"
-METHODS = (MODEL, KMEANS_RAW, GMM_REFERENCED, KMEANS_PRETRAINED)
+GMM_LINE_SHRUNK = "gmm_line_shrunk"
+METHODS = (MODEL, KMEANS_RAW, GMM_REFERENCED, KMEANS_PRETRAINED, GMM_LINE_SHRUNK)
+
+#: Raw pure-tone thresholds; click is left out because whole centres never record it.
+RAW_TONES = tuple(column for column, f in zip(RAW_ABR, FREQUENCIES, strict=True) if f != "click")
 
 CLUSTER = "cluster"
 MAX_PROBABILITY = "max_probability"
@@ -49,8 +61,39 @@ def cluster_predictions(mice: pd.DataFrame, soft_assignment: np.ndarray) -> pd.D
     return pd.concat([identity, hard, probabilities], axis=1)
 
 
+@dataclass(frozen=True)
+class BaselineSettings:
+    """How the baselines are fitted (``evaluation`` parameters and the project seed).
+
+    gmm_components, gmm_covariance: the coarse mixture on control-referenced thresholds.
+    kmeans_n_init: k-means restarts. fit_size: mice each baseline is fitted on.
+    line_shrinkage: how far ``gmm_line_shrunk`` moves each mutant toward its line's mean.
+    """
+
+    gmm_components: int
+    gmm_covariance: str
+    kmeans_n_init: int
+    fit_size: int
+    line_shrinkage: float
+    seed: int
+
+
+def line_shrunk_tones(mice: pd.DataFrame, shrinkage: float) -> np.ndarray:
+    """Pure tones z-scored against the controls of each mouse's centre, gaps filled from the
+    neighbouring frequency, mutants shrunk toward their line's mean: the space of
+    ``gmm_line_shrunk``, which references every centre to itself and nothing else."""
+    z_scores = centre_control_z_scores(
+        mice[list(RAW_TONES)].to_numpy(dtype=float),
+        mice[CENTRE].to_numpy(dtype=str),
+        mice[IS_CONTROL].to_numpy(dtype=bool),
+    )
+    return shrink_toward_line_means(
+        fill_from_neighbouring_columns(z_scores), mice[LINE_ID].to_numpy(dtype=str), shrinkage
+    )
+
+
 def feature_spaces(
-    mice: pd.DataFrame, latent: np.ndarray, pretrained_latent: np.ndarray
+    mice: pd.DataFrame, latent: np.ndarray, pretrained_latent: np.ndarray, line_shrinkage: float
 ) -> dict[str, np.ndarray]:
     """The space each method clusters in (and where its separation scores are measured)."""
     return {
@@ -58,6 +101,7 @@ def feature_spaces(
         KMEANS_RAW: impute_column_medians(mice[list(RAW_ABR)].to_numpy(dtype=float)),
         GMM_REFERENCED: mice[list(ABR_FEATURES)].to_numpy(dtype=float),
         KMEANS_PRETRAINED: pretrained_latent,
+        GMM_LINE_SHRUNK: line_shrunk_tones(mice, line_shrinkage),
     }
 
 
@@ -65,25 +109,31 @@ def all_assignments(
     spaces: dict[str, np.ndarray],
     model_labels: np.ndarray,
     n_clusters: int,
-    gmm_components: int,
-    gmm_covariance: str,
-    seed: int,
-    n_init: int,
-    fit_size: int,
+    settings: BaselineSettings,
 ) -> dict[str, np.ndarray]:
-    """The model's clusters beside the three baselines fitted on the same mice.
+    """The model's clusters beside the baselines fitted on the same mice.
 
-    The k-means baselines get the model's cluster count, so they differ from it only in the
-    features; the mixture follows the issue's k=4 as a coarse severity split.
+    The k-means baselines and ``gmm_line_shrunk`` get the model's cluster count, so they
+    differ from it only in the features; ``gmm_referenced`` follows the issue's k=4 as a
+    coarse severity split. ``gmm_line_shrunk`` is the bar the model must beat: a full
+    covariance mixture on centre-referenced, line-shrunk tones, with no way to see a centre.
     """
+    seed, n_init, fit_size = settings.seed, settings.kmeans_n_init, settings.fit_size
     return {
         MODEL: np.asarray(model_labels, dtype=np.int64),
         KMEANS_RAW: kmeans_labels(spaces[KMEANS_RAW], n_clusters, seed, n_init, fit_size),
         GMM_REFERENCED: gaussian_mixture_labels(
-            spaces[GMM_REFERENCED], gmm_components, gmm_covariance, seed, fit_size
+            spaces[GMM_REFERENCED],
+            settings.gmm_components,
+            settings.gmm_covariance,
+            seed,
+            fit_size,
         ),
         KMEANS_PRETRAINED: kmeans_labels(
             spaces[KMEANS_PRETRAINED], n_clusters, seed, n_init, fit_size
+        ),
+        GMM_LINE_SHRUNK: gaussian_mixture_labels(
+            spaces[GMM_LINE_SHRUNK], n_clusters, "full", seed, fit_size
         ),
     }
 
@@ -95,4 +145,5 @@ def cluster_counts(n_model_clusters: int, gmm_components: int) -> dict[str, int]
         KMEANS_RAW: n_model_clusters,
         GMM_REFERENCED: gmm_components,
         KMEANS_PRETRAINED: n_model_clusters,
+        GMM_LINE_SHRUNK: n_model_clusters,
     }

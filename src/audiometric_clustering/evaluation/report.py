@@ -7,9 +7,6 @@ side under ``evaluation/``.
 
 from __future__ import annotations
 
-import math
-
-import numpy as np
 import pandas as pd
 
 from audiometric_clustering.evaluation.enrichment import (
@@ -20,6 +17,8 @@ from audiometric_clustering.evaluation.enrichment import (
     P_VALUE,
     Q_VALUE,
 )
+from audiometric_clustering.evaluation.honest_scores import CONTROLS_PREFIX
+from audiometric_clustering.evaluation.markdown import markdown_table
 from audiometric_clustering.impc.schema import (
     ALLELE,
     CENTRE,
@@ -72,57 +71,24 @@ def top_enriched_lines(
     )
 
 
-def markdown_table(frame: pd.DataFrame, digits: int = 3) -> str:
-    """A GitHub-flavoured Markdown table: counts as integers, other floats to ``digits``
-    significant digits, NaN as an em dash; pipes and angle brackets (IMPC allele symbols
-    such as ``Otof<tm1a(EUCOMM)Wtsi>`` would read as HTML tags) are escaped."""
-
-    def cell(value: object) -> str:
-        if isinstance(value, float | np.floating):
-            if math.isnan(value):
-                return "—"
-            if float(value).is_integer() and abs(value) < 1e9:
-                return str(int(value))
-            return f"{value:.{digits}g}"
-        text = str(value)
-        return text.replace("|", "\\|").replace("<", "&lt;").replace(">", "&gt;")
-
-    header = "| " + " | ".join(str(c) for c in frame.columns) + " |"
-    rule = "|" + "|".join("---" for _ in frame.columns) + "|"
-    rows = ["| " + " | ".join(cell(v) for v in row) + " |" for row in frame.itertuples(index=False)]
-    return "\n".join([header, rule, *rows])
-
-
-#: Ground-truth scores on which the model should beat every baseline (higher is better).
-VERDICT_METRICS = ("line_recall", "ari_affected")
-
-
-def model_versus_baselines(comparison: pd.DataFrame) -> str:
-    """One sentence per ground-truth score: does the model beat every baseline, with numbers.
-
-    Said plainly in the report so a weaker model is never hidden in a table.
-    """
-    scores = comparison.set_index("method")
-    sentences = []
-    for metric in VERDICT_METRICS:
-        if metric not in scores or scores[metric].isna().all():
-            continue
-        model, baselines = scores.loc["model", metric], scores[metric].drop("model")
-        best = baselines.idxmax()
-        verdict = "beats every baseline" if model > baselines.max() else "does NOT beat"
-        sentences.append(
-            f"On `{metric}` the model ({model:.3f}) {verdict}"
-            + (
-                f" `{best}` ({baselines.max():.3f})."
-                if verdict != "beats every baseline"
-                else f" (best baseline `{best}`: {baselines.max():.3f})."
-            )
+def report_notes(comparison: pd.DataFrame, model_labels: pd.DataFrame) -> list[str]:
+    """What could not be scored and why, and a collapse, said plainly."""
+    notes = []
+    if "line_recall" not in comparison.columns:
+        notes.append(
+            "Ground truth not scored: no truth file, or it shares no knockout line with these "
+            "data (a real export)."
         )
-    return " ".join(sentences)
+    if "reference_genes_found" not in comparison.columns:
+        notes.append("Reference gene list not configured or not found: recovery not computed.")
+    if (model_labels["n_mice"] > 0).sum() < 2:
+        notes.append("The model put every mouse in one cluster (collapse).")
+    return notes
 
 
 def build_report(
     summary: dict[str, int],
+    honest_scores: str,
     model_metrics: dict[str, float],
     comparison: pd.DataFrame,
     labels: pd.DataFrame,
@@ -132,16 +98,20 @@ def build_report(
 ) -> str:
     """Assemble the report's sections; every argument is already computed and small.
 
-    ``comparison`` has one row per method (column ``method``); it is shown transposed, one
-    metric per row, so four methods fit side by side. ``model_metrics`` are those only the
-    model has (reconstruction error).
+    ``honest_scores`` is the lead section (see honest_scores.py). ``comparison`` has one row
+    per method (column ``method``); it is shown transposed, one metric per row, so the
+    methods fit side by side (the controls per cluster are in the lead section already).
+    ``model_metrics`` are those only the model has (reconstruction error).
     """
-    side_by_side = comparison.set_index("method").T.rename_axis("metric").reset_index()
+    every_metric = comparison.loc[:, ~comparison.columns.str.startswith(CONTROLS_PREFIX)]
+    side_by_side = every_metric.set_index("method").T.rename_axis("metric").reset_index()
     metric_rows = pd.DataFrame(
         {"metric": list(model_metrics), "value": list(model_metrics.values())}
     )
     sections = [
         "# Evaluation report",
+        *(["## Notes\n\n" + "\n".join(f"- {note}" for note in notes)] if notes else []),
+        honest_scores,
         "## Data\n\n"
         + markdown_table(
             pd.DataFrame({"quantity": list(summary), "count": list(summary.values())})
@@ -150,13 +120,10 @@ def build_report(
         "Davies-Bouldin, Calinski-Harabasz) are computed in each method's own feature space; "
         "`silhouette_abr` scores every method in the shared control-referenced threshold space. "
         "`line_purity` is the mean share of a knockout line's mice in its modal cluster (lines "
-        "with enough mice to test).\n\n"
-        + markdown_table(side_by_side)
-        + (
-            "\n\n" + model_versus_baselines(comparison)
-            if "model" in set(comparison["method"])
-            else ""
-        ),
+        "with enough mice to test). Line purity and silhouette reward a clustering by centre "
+        "(every line is one centre, and centres differ more than phenotypes): they are not "
+        "evidence of phenotypes; read them after the honest scores above.\n\n"
+        + markdown_table(side_by_side),
         "## Model reconstruction\n\nMean absolute error in dB on measured thresholds only.\n\n"
         + markdown_table(metric_rows, digits=4),
         "## Cluster labels\n\n" + markdown_table(labels),
@@ -168,6 +135,4 @@ def build_report(
             for name, file in plot_files.items()
         ),
     ]
-    if notes:
-        sections.insert(1, "## Notes\n\n" + "\n".join(f"- {note}" for note in notes))
     return "\n\n".join(sections) + "\n"

@@ -12,8 +12,8 @@ from matplotlib.figure import Figure
 from audiometric_clustering.evaluation import plots
 from audiometric_clustering.evaluation.assignments import (
     GMM_REFERENCED,
-    METHODS,
     MODEL,
+    BaselineSettings,
     all_assignments,
     cluster_counts,
     cluster_predictions,
@@ -27,19 +27,20 @@ from audiometric_clustering.evaluation.characterisation import (
 from audiometric_clustering.evaluation.comparison import (
     METHOD,
     ScoringSettings,
-    comparison_table,
     mlflow_metric_names,
-    score_method,
+    score_methods,
 )
 from audiometric_clustering.evaluation.enrichment import (
     line_cluster_enrichment,
     read_gene_list,
 )
 from audiometric_clustering.evaluation.ground_truth import align_truth
+from audiometric_clustering.evaluation.honest_scores import honest_section
 from audiometric_clustering.evaluation.metrics import reconstruction_summary
 from audiometric_clustering.evaluation.report import (
     build_report,
     data_summary,
+    report_notes,
     top_enriched_lines,
 )
 from audiometric_clustering.impc.schema import (
@@ -95,16 +96,21 @@ def cluster_with_baselines(
     seed: int,
 ) -> pd.DataFrame:
     """One column of cluster labels per method, rows in model-input order."""
-    spaces = feature_spaces(model_input, embeddings[LATENT], pretrained[LATENT])
+    spaces = feature_spaces(
+        model_input, embeddings[LATENT], pretrained[LATENT], params["line_shrinkage"]
+    )
     labels = all_assignments(
         spaces,
         embeddings[SOFT_ASSIGNMENT].argmax(axis=1),
-        n_clusters=embeddings[SOFT_ASSIGNMENT].shape[1],
-        gmm_components=params["gmm_components"],
-        gmm_covariance=params["gmm_covariance"],
-        seed=seed,
-        n_init=params["kmeans_n_init"],
-        fit_size=params["baseline_fit_size"],
+        embeddings[SOFT_ASSIGNMENT].shape[1],
+        BaselineSettings(
+            gmm_components=params["gmm_components"],
+            gmm_covariance=params["gmm_covariance"],
+            kmeans_n_init=params["kmeans_n_init"],
+            fit_size=params["baseline_fit_size"],
+            line_shrinkage=params["line_shrinkage"],
+            seed=seed,
+        ),
     )
     return pd.DataFrame({SPECIMEN_ID: embeddings[SPECIMENS], **labels})
 
@@ -165,26 +171,24 @@ def compare_methods(
         silhouette_sample_size=params["silhouette_sample_size"],
         seed=seed,
     )
-    spaces = feature_spaces(model_input, embeddings[LATENT], pretrained[LATENT])
+    spaces = feature_spaces(
+        model_input, embeddings[LATENT], pretrained[LATENT], params["line_shrinkage"]
+    )
     aligned = align_truth(truth, model_input)
     if aligned is None:
         logger.info("No ground truth shares lines with these data; truth scores skipped.")
     reference = read_gene_list(params["reference_gene_list"])
-    rows = {
-        method: score_method(
-            model_input,
-            assignments[method].to_numpy(),
-            spaces[method],
-            spaces[GMM_REFERENCED],
-            labels[labels[METHOD] == method],
-            enrichment[enrichment[METHOD] == method],
-            aligned,
-            reference,
-            settings,
-        )
-        for method in METHODS
-    }
-    return comparison_table(rows)
+    return score_methods(
+        model_input,
+        assignments,
+        spaces,
+        spaces[GMM_REFERENCED],
+        labels,
+        enrichment,
+        aligned,
+        reference,
+        settings,
+    )
 
 
 def collect_metrics(
@@ -252,18 +256,8 @@ def write_report(
     enrichment: pd.DataFrame,
     params: dict[str, Any],
 ) -> str:
-    """The Markdown report; notes say plainly what could not be scored and why."""
-    notes = []
-    if "line_recall" not in comparison.columns:
-        notes.append(
-            "Ground truth not scored: no truth file, or it shares no knockout line with these "
-            "data (a real export)."
-        )
-    if "reference_genes_found" not in comparison.columns:
-        notes.append("Reference gene list not configured or not found: recovery not computed.")
+    """The Markdown report, led by the honest scores; notes say what could not be scored."""
     model_labels = labels[labels[METHOD] == MODEL].drop(columns=METHOD)
-    if (model_labels["n_mice"] > 0).sum() < 2:
-        notes.append("The model put every mouse in one cluster (collapse).")
     top = top_enriched_lines(
         enrichment[enrichment[METHOD] == MODEL],
         model_labels,
@@ -272,12 +266,13 @@ def write_report(
     )
     return build_report(
         summary=data_summary(model_input, params["min_line_size"]),
+        honest_scores=honest_section(comparison, labels),
         model_metrics={k: v for k, v in metrics.items() if k.startswith("eval/reconstruction")},
         comparison=comparison,
         labels=model_labels,
         top_lines=top,
         plot_files=plots.PLOT_FILES,
-        notes=notes,
+        notes=report_notes(comparison, model_labels),
     )
 
 

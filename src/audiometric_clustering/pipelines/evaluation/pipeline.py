@@ -1,4 +1,4 @@
-"""The ``evaluation`` pipeline: the best joint checkpoint, scored beside three baselines.
+"""The ``evaluation`` pipeline: the best joint checkpoint, scored beside four baselines.
 
 Inputs are catalog datasets written by earlier stages only (model_input, the two checkpoints,
 the two training histories, and the synthetic truth when it exists), so
