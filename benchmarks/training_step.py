@@ -8,8 +8,8 @@ after a warm-up, as wall time and as this thread's CPU time (CPU time is robust 
 processes taking the core; wall time is what a run costs), and the median of the same step
 on a 16-mouse batch, alternated with the full ones: what a step costs with almost no data,
 i.e. the overhead of its few hundred small operations, which no batch-size-dependent work
-can remove. On a CPU the step uses the hand-written numpy gradients (the default); the same
-step with torch autograd is timed alternately too, for the ratio of the two. Then the
+can remove. With ``--compile`` the same step with the forward and loss compiled by
+``torch.compile`` is timed alternately too (after its compilation, which is reported). Then the
 DEC-target pass over the training mice, the validation pass, whole joint epochs with the
 resident memory after each (it must stay flat: a kept autograd graph would grow it every
 epoch), and the projected time of a default run (50 pretraining + 150 joint epochs) from the
@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import argparse
 import importlib
-import inspect
 import itertools
 import math
 import os
@@ -32,17 +31,16 @@ from collections.abc import Callable
 
 import numpy as np
 import torch
+import yaml
+from harness import REPO_ROOT
 from threadpoolctl import threadpool_limits
 
-from audiometric_clustering.training.data import MouseTensors
-from audiometric_clustering.training.engine import StageTrainer
+from audiometric_clustering.model import MouseTensors
+from audiometric_clustering.training.loop import StageTrainer
 
 PACKAGE = "audiometric_clustering"
 VOCABULARY_SIZES = (2, 4, 6, 11, 9, 2, 6)  # as in the default synthetic export
-JOINT = {
-    "warmup_epochs": 10,
-    "loss_weights": {"clustering": 1.0, "contrastive": 0.5, "phenotype_consistency": 0.3},
-}
+CONF = REPO_ROOT / "conf" / "base"
 
 
 def synthetic_tensors(n_mice: int, rng: np.random.Generator) -> MouseTensors:
@@ -61,6 +59,15 @@ def synthetic_tensors(n_mice: int, rng: np.random.Generator) -> MouseTensors:
     )
 
 
+def default_parameters(entry: str) -> dict:
+    """``params:<entry>`` as conf/base defines it: the benchmark trains with the defaults."""
+    for path in sorted(CONF.glob("parameters*.yml")):
+        values = yaml.safe_load(path.read_text()) or {}
+        if entry in values:
+            return values[entry]
+    raise KeyError(entry)
+
+
 def trainer_for(
     stage: str,
     train: MouseTensors,
@@ -68,33 +75,34 @@ def trainer_for(
     threads: int,
     device: str = "cpu",
     package: str = PACKAGE,
-    autograd: bool = False,
+    **changes: object,
 ) -> StageTrainer:
-    """A trainer for ``stage`` built with ``package``'s code (another name: another version,
-    see compare_steps.py); ``train`` and ``validation`` must be that package's tensors.
-    ``autograd``: torch autograd instead of the default CPU numpy gradients."""
-    engine = importlib.import_module(f"{package}.training.engine")
+    """A trainer for ``stage`` with the default parameters and ``changes``, built with
+    ``package``'s code (another name: another version, see compare_steps.py); ``train`` and
+    ``validation`` must be that package's tensors."""
+    loop = importlib.import_module(f"{package}.training.loop")
+    settings_module = importlib.import_module(f"{package}.training.settings")
+    runtime = importlib.import_module(f"{package}.training.runtime")
     model_module = importlib.import_module(f"{package}.model")
     columns = importlib.import_module(f"{package}.impc.schema").CATEGORICAL_FEATURES
-    joint = stage == "joint"
-    params = {
-        "epochs": 150 if joint else 50,
+    entry = {"pretrain": "pretraining", "joint": "joint_training"}[stage]
+    params = default_parameters(entry) | {
         "num_threads": threads,
         "device": device,
-        **(JOINT if joint else {}),
-        **({"cpu_gradients": "autograd"} if autograd else {}),
+        "last_checkpoint_path": None,
+        **changes,
     }
-    settings, objective = engine.stage_configuration(params, 42, stage, joint)
+    settings = settings_module.stage_settings(params, 42, stage)
     vocabularies = {
         column: [str(v) for v in range(size)]
         for column, size in zip(columns, VOCABULARY_SIZES, strict=True)
     }
-    engine.seed_everything(42)
+    runtime.seed_everything(42)
     model = model_module.ContrastiveVAEDEC(
-        model_module.model_config_from({}, {"vocabularies": vocabularies})
+        model_module.model_config_from(default_parameters("model"), {"vocabularies": vocabularies})
     )
     model.set_pca_scaling(train.pca)
-    return engine.StageTrainer(model, train, validation, settings, objective)
+    return loop.StageTrainer(model, train, validation, settings)
 
 
 def step_runner(trainer: StageTrainer, rows: int | None = None) -> Callable[[], None]:
@@ -106,27 +114,16 @@ def step_runner(trainer: StageTrainer, rows: int | None = None) -> Callable[[], 
     """
     batches = trainer.plan_epoch(trainer.train_data, trainer.rng)
     target = None
-    if trainer.objective.joint:
+    if trainer.objective.uses_clusters:
         target = trainer.epoch_target(batches, trainer.train_assignment())
     full = [(a, b) for a, b in batches.plan.batches() if b - a > 0.95 * trainer.settings.batch_size]
     bounds = itertools.cycle(full)
-
-    # revisions before the epoch-level step took one batch's tensors (compare_steps.py)
-    takes_batch = "start" not in inspect.signature(trainer.step).parameters
 
     def run() -> None:
         start, stop = next(bounds)
         if rows is not None:
             stop = start + rows
-        if takes_batch:
-            trainer.step(
-                batches.data.slice(start, stop),
-                batches.group[start:stop],
-                batches.n_positives[start:stop],
-                None if target is None else target[start:stop],
-            )
-        else:
-            trainer.step(batches, start, stop, target)
+        trainer.step(batches, start, stop, target)
         synchronise(trainer.device)
 
     return run
@@ -178,6 +175,7 @@ def main() -> None:
     parser.add_argument("--validation-share", type=float, default=0.1)
     parser.add_argument("--epochs", type=int, default=2, help="whole epochs to time per stage")
     parser.add_argument("--device", default="cpu", help="cpu, cuda or auto")
+    parser.add_argument("--compile", action="store_true", help="also time the compiled step")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     threadpool_limits(args.threads)  # numpy's BLAS as well, as the training engine does
@@ -193,9 +191,12 @@ def main() -> None:
     for stage in ("pretrain", "joint"):
         trainer = trainer_for(stage, train, validation, args.threads, args.device)
         runners = {"full": step_runner(trainer), "small": step_runner(trainer, args.small_batch)}
-        if trainer.numpy_gradients is not None:
-            with_autograd = trainer_for(stage, train, validation, args.threads, autograd=True)
-            runners["autograd"] = step_runner(with_autograd)
+        if args.compile:
+            compiled = trainer_for(
+                stage, train, validation, args.threads, args.device, compile=True
+            )
+            runners["compiled"] = step_runner(compiled)
+            print(f"  compiling: {timed(runners['compiled'], compiled.device):.1f} s")
         times = time_alternated(runners, args.steps, args.warmup)
         wall, cpu = times["full"]
         print(
@@ -207,14 +208,14 @@ def main() -> None:
             f"  the same step on {args.small_batch} mice: "
             f"{1e3 * statistics.median(times['small'][0]):.2f} ms wall (per-step overhead)"
         )
-        if "autograd" in times:
-            autograd = statistics.median(times["autograd"][0])
+        if "compiled" in times:
+            compiled_step = statistics.median(times["compiled"][0])
             print(
-                f"  the same step with torch autograd: {1e3 * autograd:.2f} ms wall "
-                f"(numpy gradients take {statistics.median(wall) / autograd:.2f}x that)"
+                f"  the same step compiled: {1e3 * compiled_step:.2f} ms wall "
+                f"({compiled_step / statistics.median(wall):.2f}x the eager step)"
             )
         print(f"  validation pass: {1e3 * timed(trainer.validate, trainer.device):.0f} ms")
-        assignment = trainer.train_assignment() if trainer.objective.joint else None
+        assignment = trainer.train_assignment() if trainer.objective.uses_clusters else None
         if assignment is not None:
             print(
                 f"  DEC target pass: {1e3 * timed(trainer.train_assignment, trainer.device):.0f} ms"

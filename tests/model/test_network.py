@@ -7,32 +7,45 @@ import torch
 import torch.nn.functional as F
 
 from audiometric_clustering.impc.schema import CATEGORICAL_FEATURES, CATEGORICAL_METADATA
-from audiometric_clustering.model import ContrastiveVAEDEC, ModelConfig, model_config_from
+from audiometric_clustering.model import (
+    ContrastiveVAEDEC,
+    ModelConfig,
+    MouseTensors,
+    model_config_from,
+)
 from audiometric_clustering.model.network import FrequencyAttention, _TokenAttention
+from tests.parameters import parameters
 
 CARDINALITIES = [3, 3, 4, 5, 5, 4, 6]
 
 
-def _inputs(n: int = 32, seed: int = 0) -> tuple[torch.Tensor, ...]:
+def _inputs(n: int = 32, seed: int = 0) -> MouseTensors:
     generator = torch.Generator().manual_seed(seed)
-    abr = torch.rand(n, 6, generator=generator) * 100
-    observed = (torch.rand(n, 6, generator=generator) > 0.2).float()
-    continuous = torch.randn(n, 2, generator=generator)
-    categorical = torch.stack(
-        [torch.randint(0, c, (n,), generator=generator) for c in CARDINALITIES], dim=1
+    return MouseTensors(
+        abr=torch.rand(n, 6, generator=generator) * 100,
+        observed=(torch.rand(n, 6, generator=generator) > 0.2).float(),
+        continuous=torch.randn(n, 2, generator=generator),
+        categorical=torch.stack(
+            [torch.randint(0, c, (n,), generator=generator) for c in CARDINALITIES], dim=1
+        ),
+        pca=torch.randn(n, 2, generator=generator) * 30,
+        line=torch.full((n,), -1),
     )
-    pca = torch.randn(n, 2, generator=generator) * 30
-    return abr, observed, continuous, categorical, pca
+
+
+def _config(**changes) -> ModelConfig:
+    """The default sizes of conf/base/parameters_model.yml, with ``changes``."""
+    return ModelConfig(categorical_cardinalities=CARDINALITIES, **parameters("model") | changes)
 
 
 @pytest.fixture
 def model() -> ContrastiveVAEDEC:
     torch.manual_seed(0)
-    return ContrastiveVAEDEC(ModelConfig(categorical_cardinalities=CARDINALITIES))
+    return ContrastiveVAEDEC(_config())
 
 
 def test_forward_shapes_and_ranges(model: ContrastiveVAEDEC) -> None:
-    out = model(*_inputs(), sample=True, assign=True)
+    out = model(_inputs(), sample=True, assign=True)
     assert out.mean.shape == out.log_variance.shape == out.latent.shape == (32, 10)
     assert out.abr.shape == (32, 6)
     assert ((out.abr >= 0) & (out.abr <= 100)).all()
@@ -44,7 +57,7 @@ def test_forward_shapes_and_ranges(model: ContrastiveVAEDEC) -> None:
 
 
 def test_absent_category_slots_get_no_probability(model: ContrastiveVAEDEC) -> None:
-    probabilities = model(*_inputs()).categorical_logits.softmax(-1)
+    probabilities = model(_inputs()).categorical_logits.softmax(-1)
     for column, cardinality in enumerate(CARDINALITIES):
         assert probabilities[:, column, cardinality:].sum() < 1e-6
         torch.testing.assert_close(probabilities[:, column, :cardinality].sum(-1), torch.ones(32))
@@ -52,8 +65,8 @@ def test_absent_category_slots_get_no_probability(model: ContrastiveVAEDEC) -> N
 
 def test_sampling_only_when_asked(model: ContrastiveVAEDEC) -> None:
     inputs = _inputs()
-    deterministic = model(*inputs, sample=False)
-    sampled = model(*inputs, sample=True)
+    deterministic = model(inputs, sample=False)
+    sampled = model(inputs, sample=True)
     assert torch.equal(deterministic.latent, deterministic.mean)
     assert not torch.allclose(sampled.latent, sampled.mean)
     torch.testing.assert_close(sampled.mean, deterministic.mean)
@@ -93,7 +106,7 @@ def test_frequency_attention_mixes_information_across_frequencies() -> None:
 
 
 def test_gradients_reach_every_parameter(model: ContrastiveVAEDEC) -> None:
-    out = model(*_inputs(), assign=True)
+    out = model(_inputs(), assign=True)
     loss = sum(t.float().square().mean() for t in out if t is not None)
     loss.backward()
     missing = [name for name, p in model.named_parameters() if p.grad is None or not p.grad.any()]
@@ -101,7 +114,7 @@ def test_gradients_reach_every_parameter(model: ContrastiveVAEDEC) -> None:
 
 
 def test_out_of_range_codes_are_refused(model: ContrastiveVAEDEC) -> None:
-    abr, observed, continuous, categorical, pca = _inputs()
+    categorical = _inputs().categorical
     categorical[3, 0] = CARDINALITIES[0]  # one past the first column's vocabulary
     with pytest.raises(ValueError, match="out of range"):
         model.check_categorical_codes(categorical)
@@ -121,7 +134,8 @@ def test_config_from_parameters_and_vocabularies() -> None:
         feature: [f"v{i}" for i in range(size - 1)]
         for feature, size in zip(CATEGORICAL_FEATURES, CARDINALITIES, strict=True)
     }
-    config = model_config_from({"n_clusters": 5, "latent_dim": 3}, {"vocabularies": vocabularies})
+    sizes = parameters("model") | {"n_clusters": 5, "latent_dim": 3}
+    config = model_config_from(sizes, {"vocabularies": vocabularies})
     assert config.categorical_cardinalities == CARDINALITIES
     assert (config.n_clusters, config.latent_dim, config.n_frequencies) == (5, 3, 6)
     assert ModelConfig.from_dict(config.to_dict()) == config
@@ -129,15 +143,30 @@ def test_config_from_parameters_and_vocabularies() -> None:
         export: vocabularies[feature]
         for export, feature in zip(CATEGORICAL_METADATA, CATEGORICAL_FEATURES, strict=True)
     }
-    assert model_config_from({}, {"vocabularies": by_export_name}) == model_config_from(
-        {}, {"vocabularies": vocabularies}
-    )
+    assert model_config_from(sizes, {"vocabularies": by_export_name}) == config
     with pytest.raises(KeyError, match="cat_sex"):
-        model_config_from({}, {"vocabularies": {}})
+        model_config_from(sizes, {"vocabularies": {}})
+    with pytest.raises(
+        ValueError, match=r"unknown keys \['n_cluster'\], missing keys \['n_clusters'\]"
+    ):
+        sizes = {**parameters("model"), "n_cluster": 5}
+        del sizes["n_clusters"]
+        model_config_from(sizes, {"vocabularies": vocabularies})
 
 
-def test_config_rejects_heads_that_do_not_divide_the_token() -> None:
-    with pytest.raises(ValueError, match="divisible"):
-        ModelConfig(
-            categorical_cardinalities=CARDINALITIES, frequency_token_dim=8, attention_heads=3
-        )
+@pytest.mark.parametrize(
+    ("changes", "message"),
+    [
+        (
+            {"attention_heads": 3},
+            "model.frequency_token_dim = 8: expected divisible by attention_heads",
+        ),
+        ({"n_clusters": 0}, "model.n_clusters = 0: expected an integer >= 2"),
+        ({"latent_dim": 0}, "model.latent_dim = 0: expected an integer >= 1"),
+        ({"hidden_dims": []}, "model.hidden_dims = \\[\\]: expected a non-empty list"),
+        ({"dropout": 1.0}, "model.dropout = 1.0: expected a number in"),
+    ],
+)
+def test_config_refuses_bad_sizes_naming_the_key(changes: dict, message: str) -> None:
+    with pytest.raises(ValueError, match=message):
+        _config(**changes)

@@ -7,38 +7,41 @@ from typing import Any
 import pandas as pd
 
 from audiometric_clustering.model import ContrastiveVAEDEC, model_config_from
+from audiometric_clustering.training.batching import split_tensors
 from audiometric_clustering.training.checkpoints import checkpoint_from_model, model_from_checkpoint
 from audiometric_clustering.training.cluster_init import initialise_centres
-from audiometric_clustering.training.data import split_tensors
-from audiometric_clustering.training.engine import (
-    StageResult,
-    seed_everything,
-    stage_configuration,
-    train_stage,
-)
+from audiometric_clustering.training.loop import StageResult, train_stage
+from audiometric_clustering.training.runtime import seed_everything
+from audiometric_clustering.training.settings import StageSettings, stage_settings
+from tests.parameters import parameters, with_changes
 from tests.training.synthetic_frame import preprocessor_state
 
-MODEL_PARAMS = {"n_clusters": 6, "latent_dim": 10}
-FAST = {"batch_size": 128, "log_every_n_epochs": 1}
-JOINT = {
-    "warmup_epochs": 2,
-    "loss_weights": {"clustering": 1.0, "contrastive": 0.5, "phenotype_consistency": 0.3},
-}
+N_CLUSTERS = 6
+#: Small and quick, and never writing a resume checkpoint into the project's data/.
+FAST = {"epochs": 2, "batch_size": 128, "log_every_n_epochs": 1, "last_checkpoint_path": None}
+JOINT = {"warmup_epochs": 2}
 
 
 def new_model(frame: pd.DataFrame, seed: int) -> ContrastiveVAEDEC:
     train, _ = split_tensors(frame)
     seed_everything(seed)
-    model = ContrastiveVAEDEC(model_config_from(MODEL_PARAMS, preprocessor_state()))
+    sizes = parameters("model") | {"n_clusters": N_CLUSTERS}
+    model = ContrastiveVAEDEC(model_config_from(sizes, preprocessor_state()))
     model.set_pca_scaling(train.pca)
     return model
 
 
-def pretrain(frame: pd.DataFrame, seed: int, **params: Any) -> StageResult:
-    settings, objective = stage_configuration(
-        {"epochs": 2, **FAST, **params}, seed, "pretrain", joint=False
-    )
-    return train_stage(new_model(frame, seed), *split_tensors(frame), settings, objective)
+def pretrain_settings(seed: int, **changes: Any) -> StageSettings:
+    return stage_settings(with_changes("pretraining", **(FAST | changes)), seed, "pretrain")
+
+
+def joint_settings(seed: int, **changes: Any) -> StageSettings:
+    return stage_settings(with_changes("joint_training", **(FAST | JOINT | changes)), seed, "joint")
+
+
+def pretrain(frame: pd.DataFrame, seed: int, **changes: Any) -> StageResult:
+    settings = pretrain_settings(seed, **changes)
+    return train_stage(new_model(frame, seed), *split_tensors(frame), settings)
 
 
 def initialise(frame: pd.DataFrame, pretrained: dict[str, Any], seed: int) -> dict[str, Any]:
@@ -48,10 +51,7 @@ def initialise(frame: pd.DataFrame, pretrained: dict[str, Any], seed: int) -> di
 
 
 def joint(
-    frame: pd.DataFrame, initialised: dict[str, Any], seed: int, **params: Any
+    frame: pd.DataFrame, initialised: dict[str, Any], seed: int, **changes: Any
 ) -> StageResult:
-    settings, objective = stage_configuration(
-        {"epochs": 2, **FAST, **JOINT, **params}, seed, "joint", joint=True
-    )
     model = model_from_checkpoint(initialised).train()
-    return train_stage(model, *split_tensors(frame), settings, objective)
+    return train_stage(model, *split_tensors(frame), joint_settings(seed, **changes))

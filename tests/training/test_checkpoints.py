@@ -10,19 +10,20 @@ import torch
 from sklearn.cluster import KMeans
 
 from audiometric_clustering.io.checkpoint import TorchCheckpointDataset
+from audiometric_clustering.model import MouseTensors
+from audiometric_clustering.training.batching import split_tensors
 from audiometric_clustering.training.checkpoints import (
     checkpoint_from_model,
     model_from_checkpoint,
     save_atomic,
 )
 from audiometric_clustering.training.cluster_init import initialise_centres
-from audiometric_clustering.training.data import MouseTensors, split_tensors
 from audiometric_clustering.training.diagnostics import (
     cluster_statistics,
     collapse_message,
     split_largest_into_empty,
 )
-from audiometric_clustering.training.inference import embed
+from audiometric_clustering.training.passes import embed
 from tests.training.stages import new_model
 from tests.training.synthetic_frame import make_model_input
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, fields
 from typing import Any
 
 from audiometric_clustering.impc.schema import (
@@ -13,42 +13,65 @@ from audiometric_clustering.impc.schema import (
     PCA_FEATURES,
 )
 
+#: Input widths that the data fixes, not the parameters.
+DATA_WIDTHS = ("n_continuous", "n_pca", "n_frequencies")
+
 
 @dataclass
 class ModelConfig:
     """Everything needed to rebuild a ContrastiveVAE-DEC; stored in every checkpoint.
 
-    ``categorical_cardinalities`` holds ``len(vocabulary) + 1`` per categorical column, in
-    ``CATEGORICAL_FEATURES`` order: code 0 is the "unknown" slot.
+    The sizes come from ``conf/base/parameters_model.yml`` (their only default); the input
+    widths from the data. ``categorical_cardinalities`` holds ``len(vocabulary) + 1`` per
+    categorical column, in ``CATEGORICAL_FEATURES`` order: code 0 is the "unknown" slot.
     """
 
     categorical_cardinalities: list[int]
+    n_clusters: int
+    latent_dim: int
+    frequency_token_dim: int
+    attention_heads: int
+    abr_embedding_dim: int
+    categorical_embedding_dim: int
+    metadata_embedding_dim: int
+    hidden_dims: list[int]
+    dropout: float
+    student_t_alpha: float
+    abr_range_db: list[float]
     n_continuous: int = len(CONTINUOUS_FEATURES)
     n_pca: int = len(PCA_FEATURES)
     n_frequencies: int = len(FREQUENCIES)
-    n_clusters: int = 12
-    latent_dim: int = 10
-    frequency_token_dim: int = 8
-    attention_heads: int = 2
-    abr_embedding_dim: int = 16
-    categorical_embedding_dim: int = 4
-    metadata_embedding_dim: int = 24
-    hidden_dims: list[int] = field(default_factory=lambda: [64, 32, 16])
-    dropout: float = 0.0
-    student_t_alpha: float = 1.0
-    abr_range_db: list[float] = field(default_factory=lambda: [0.0, 100.0])
 
     def __post_init__(self) -> None:
-        if self.frequency_token_dim % self.attention_heads:
-            raise ValueError(
-                f"frequency_token_dim ({self.frequency_token_dim}) must be divisible by "
-                f"attention_heads ({self.attention_heads})"
-            )
+        at_least_one = (
+            "latent_dim",
+            "frequency_token_dim",
+            "attention_heads",
+            "abr_embedding_dim",
+            "categorical_embedding_dim",
+            "metadata_embedding_dim",
+        )
+        for key in at_least_one:
+            _check(key, getattr(self, key), _is_int(getattr(self, key), 1), "an integer >= 1")
+        _check("n_clusters", self.n_clusters, _is_int(self.n_clusters, 2), "an integer >= 2")
+        _check(
+            "hidden_dims",
+            self.hidden_dims,
+            bool(self.hidden_dims) and all(_is_int(width, 1) for width in self.hidden_dims),
+            "a non-empty list of integers >= 1",
+        )
+        _check("dropout", self.dropout, 0 <= self.dropout < 1, "a number in [0, 1)")
+        _check("student_t_alpha", self.student_t_alpha, self.student_t_alpha > 0, "a number > 0")
+        _check(
+            "frequency_token_dim",
+            self.frequency_token_dim,
+            self.frequency_token_dim % self.attention_heads == 0,
+            f"divisible by attention_heads ({self.attention_heads})",
+        )
         if min(self.categorical_cardinalities, default=1) < 1:
             raise ValueError(f"cardinalities must be >= 1, got {self.categorical_cardinalities}")
         low, high = self.abr_range_db
-        if not high > low:
-            raise ValueError(f"abr_range_db must be increasing, got {self.abr_range_db}")
+        _check("abr_range_db", self.abr_range_db, high > low, "[low, high] with high > low")
 
     def to_dict(self) -> dict[str, Any]:
         """Plain python types only, so checkpoints load with ``weights_only=True``."""
@@ -85,4 +108,21 @@ def model_config_from(
                 f"(or {export_name!r}); it has {sorted(vocabularies)}"
             )
         cardinalities.append(len(vocabulary) + 1)
+    sizes = {f.name for f in fields(ModelConfig)} - {"categorical_cardinalities", *DATA_WIDTHS}
+    unknown, missing = sorted(set(params_model) - sizes), sorted(sizes - set(params_model))
+    if unknown or missing:
+        raise ValueError(
+            f"model parameters: unknown keys {unknown}, missing keys {missing} "
+            f"(see conf/base/parameters_model.yml)"
+        )
     return ModelConfig(categorical_cardinalities=cardinalities, **params_model)
+
+
+def _is_int(value: object, minimum: int) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value >= minimum
+
+
+def _check(key: str, value: object, valid: bool, expected: str) -> None:
+    """Refuse a bad size before any work starts, naming the parameter and the rule."""
+    if not valid:
+        raise ValueError(f"model.{key} = {value!r}: expected {expected}")

@@ -15,6 +15,7 @@ import torch
 from torch import Tensor, nn
 
 from audiometric_clustering.model.config import ModelConfig
+from audiometric_clustering.model.inputs import MouseTensors
 
 #: Logit given to category slots a column does not have (its vocabulary is shorter than the
 #: longest one); large and finite so that softmax gives them zero without inf arithmetic.
@@ -244,19 +245,17 @@ class ContrastiveVAEDEC(nn.Module):
                 f"{self.config.categorical_cardinalities} (codes must be 0..cardinality-1)"
             )
 
-    def encode(
-        self, abr: Tensor, observed: Tensor, continuous: Tensor, categorical: Tensor, pca: Tensor
-    ) -> tuple[Tensor, Tensor]:
-        """Latent mean and log-variance; ``abr`` in dB, ``pca`` as stored in the table."""
-        level = ((abr - self.abr_low) / self.abr_span).T.contiguous()
-        tokens = self.frequency_attention(level, observed.T.contiguous())
+    def encode(self, inputs: MouseTensors) -> tuple[Tensor, Tensor]:
+        """Latent mean and log-variance of these mice."""
+        level = ((inputs.abr - self.abr_low) / self.abr_span).T.contiguous()
+        tokens = self.frequency_attention(level, inputs.observed.T.contiguous())
         abr_embedding = torch.addmm(
             self.abr_encoder.bias.unsqueeze(1),
             self.abr_encoder.weight,
             tokens.view(-1, tokens.shape[-1]),
         ).T.relu()
         metadata_embedding = self.metadata_encoder(
-            categorical, continuous, self.standardise_pca(pca)
+            inputs.categorical, inputs.continuous, self.standardise_pca(inputs.pca)
         )
         hidden = self.encoder(torch.cat([abr_embedding, metadata_embedding], dim=1))
         mean, log_variance = self.to_latent(hidden).chunk(2, dim=1)
@@ -277,18 +276,10 @@ class ContrastiveVAEDEC(nn.Module):
         return abr, continuous, logits, self.pca_head(metadata_hidden)
 
     def forward(
-        self,
-        abr: Tensor,
-        observed: Tensor,
-        continuous: Tensor,
-        categorical: Tensor,
-        pca: Tensor,
-        *,
-        sample: bool = True,
-        assign: bool = False,
+        self, inputs: MouseTensors, *, sample: bool = True, assign: bool = False
     ) -> ModelOutput:
         """Encode, sample (reparameterisation trick) or take the mean, decode, optionally assign."""
-        mean, log_variance = self.encode(abr, observed, continuous, categorical, pca)
+        mean, log_variance = self.encode(inputs)
         latent = (
             torch.addcmul(mean, torch.randn_like(mean), torch.exp(0.5 * log_variance))
             if sample

@@ -1,33 +1,10 @@
-"""Training ContrastiveVAE-DEC: tensors and batching, the stage loop, checkpoints, embedding."""
+"""Training ContrastiveVAE-DEC: settings, batching, the stage loop, passes, checkpoints.
 
-from audiometric_clustering.training.checkpoints import (
-    checkpoint_from_model,
-    load_checkpoint,
-    model_from_checkpoint,
-)
-from audiometric_clustering.training.data import MouseTensors, split_tensors
-from audiometric_clustering.training.engine import (
-    LossWeights,
-    Objective,
-    StageResult,
-    TrainingSettings,
-    stage_configuration,
-    train_stage,
-)
-from audiometric_clustering.training.inference import Embedding, embed
-
-__all__ = [
-    "Embedding",
-    "LossWeights",
-    "MouseTensors",
-    "Objective",
-    "StageResult",
-    "TrainingSettings",
-    "checkpoint_from_model",
-    "embed",
-    "load_checkpoint",
-    "model_from_checkpoint",
-    "split_tensors",
-    "stage_configuration",
-    "train_stage",
-]
+- ``settings``: a stage's typed settings from its YAML (the only place defaults live)
+- ``batching``: line-grouped batches, planned once per epoch
+- ``loop``: the stage loop (steps, validation, DEC target, early stopping, collapse)
+- ``optimiser``: flat parameters, fused Adam, cosine schedule, clipping
+- ``passes``: whole-data forward passes (embedding, soft assignment, validation loss)
+- ``progress``: history, best checkpoint, resuming; ``checkpoints``: weights-only files
+- ``cluster_init``: k-means centres; ``diagnostics``: collapse; ``tracking``: MLflow
+"""

@@ -6,9 +6,8 @@ import numpy as np
 import torch
 from sklearn.cluster import KMeans
 
-from audiometric_clustering.model import ContrastiveVAEDEC
-from audiometric_clustering.training.data import MouseTensors
-from audiometric_clustering.training.inference import embed
+from audiometric_clustering.model import ContrastiveVAEDEC, MouseTensors
+from audiometric_clustering.training.passes import embed
 
 
 def initialise_centres(

@@ -7,15 +7,10 @@ from collections.abc import Callable, Iterator
 
 import mlflow
 
-from audiometric_clustering.model import ContrastiveVAEDEC
-from audiometric_clustering.training.data import MouseTensors
-from audiometric_clustering.training.engine import (
-    Objective,
-    StageResult,
-    TrainingSettings,
-    load_resume_state,
-    train_stage,
-)
+from audiometric_clustering.model import ContrastiveVAEDEC, MouseTensors
+from audiometric_clustering.training.loop import StageResult, train_stage
+from audiometric_clustering.training.progress import load_resume_state
+from audiometric_clustering.training.settings import StageSettings
 
 
 def log_metrics(
@@ -54,18 +49,16 @@ def train_stage_tracked(
     model: ContrastiveVAEDEC,
     train: MouseTensors,
     validation: MouseTensors,
-    settings: TrainingSettings,
-    objective: Objective,
+    settings: StageSettings,
 ) -> StageResult:
     """``train_stage`` as the pipeline nodes run it: every epoch's metrics logged to MLflow as
     ``<stage>/<name>``, continuing from the stage's last checkpoint when ``settings.resume``."""
-    with epoch_logger(objective.stage) as on_epoch_end:
+    with epoch_logger(settings.stage) as on_epoch_end:
         return train_stage(
             model,
             train,
             validation,
             settings,
-            objective,
             on_epoch_end=on_epoch_end,
             resume_state=load_resume_state(settings),
         )

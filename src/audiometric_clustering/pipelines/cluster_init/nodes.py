@@ -7,12 +7,12 @@ from typing import Any
 
 import pandas as pd
 
+from audiometric_clustering.training.batching import split_tensors
 from audiometric_clustering.training.checkpoints import (
     checkpoint_from_model,
     model_from_checkpoint,
 )
 from audiometric_clustering.training.cluster_init import initialise_centres
-from audiometric_clustering.training.data import split_tensors
 from audiometric_clustering.training.tracking import log_metrics
 
 logger = logging.getLogger(__name__)

@@ -6,9 +6,9 @@ from typing import Any
 
 import pandas as pd
 
+from audiometric_clustering.training.batching import split_tensors
 from audiometric_clustering.training.checkpoints import model_from_checkpoint
-from audiometric_clustering.training.data import split_tensors
-from audiometric_clustering.training.engine import stage_configuration
+from audiometric_clustering.training.settings import stage_settings
 from audiometric_clustering.training.tracking import train_stage_tracked
 
 STAGE = "joint"
@@ -27,8 +27,8 @@ def train_jointly(
     A collapsed clustering (an empty cluster, or one above ``max_cluster_share``) is logged
     as a warning with the sizes.
     """
-    settings, objective = stage_configuration(params_joint_training, seed, STAGE, joint=True)
+    settings = stage_settings(params_joint_training, seed, STAGE)
     train, validation = split_tensors(model_input)
     model = model_from_checkpoint(initialised_model).train()
-    result = train_stage_tracked(model, train, validation, settings, objective)
+    result = train_stage_tracked(model, train, validation, settings)
     return result.best, result.final, result.history

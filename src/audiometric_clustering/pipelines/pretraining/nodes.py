@@ -7,8 +7,9 @@ from typing import Any
 import pandas as pd
 
 from audiometric_clustering.model import ContrastiveVAEDEC, model_config_from
-from audiometric_clustering.training.data import split_tensors
-from audiometric_clustering.training.engine import seed_everything, stage_configuration
+from audiometric_clustering.training.batching import split_tensors
+from audiometric_clustering.training.runtime import seed_everything
+from audiometric_clustering.training.settings import stage_settings
 from audiometric_clustering.training.tracking import train_stage_tracked
 
 STAGE = "pretrain"
@@ -26,10 +27,10 @@ def pretrain(
     Returns the best checkpoint (lowest validation loss), the final one and the per-epoch
     history; every epoch's metrics also go to MLflow as ``pretrain/<name>``.
     """
-    settings, objective = stage_configuration(params_pretraining, seed, STAGE, joint=False)
+    settings = stage_settings(params_pretraining, seed, STAGE)
     train, validation = split_tensors(model_input)
     seed_everything(seed)
     model = ContrastiveVAEDEC(model_config_from(params_model, preprocessor_state))
     model.set_pca_scaling(train.pca)
-    result = train_stage_tracked(model, train, validation, settings, objective)
+    result = train_stage_tracked(model, train, validation, settings)
     return result.best, result.final, result.history

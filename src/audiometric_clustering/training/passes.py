@@ -1,4 +1,5 @@
-"""Forward passes over whole datasets, in large batches and without autograd."""
+"""Forward passes over whole sets of mice, in large batches and without autograd: the
+embedding of every mouse, the soft assignment behind the DEC target, the validation loss."""
 
 from __future__ import annotations
 
@@ -8,8 +9,9 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from audiometric_clustering.model import ContrastiveVAEDEC
-from audiometric_clustering.training.data import MouseTensors
+from audiometric_clustering.model import ContrastiveVAEDEC, MouseTensors
+from audiometric_clustering.model.objective import Batch, Objective
+from audiometric_clustering.training.batching import EpochBatches
 
 
 @dataclass(frozen=True)
@@ -39,9 +41,7 @@ def embed(model: ContrastiveVAEDEC, tensors: MouseTensors, batch_size: int = 819
         with torch.inference_mode():
             for start in range(0, len(tensors), batch_size):
                 batch = tensors.slice(start, start + batch_size).to(device)
-                mean, _ = model.encode(
-                    batch.abr, batch.observed, batch.continuous, batch.categorical, batch.pca
-                )
+                mean, _ = model.encode(batch)
                 assignment = model.clustering.log_assignment(mean).exp()
                 parts.append((mean.float(), assignment.float(), model.decode(mean)[0].float()))
     finally:
@@ -70,11 +70,7 @@ def soft_assignment(model: ContrastiveVAEDEC, tensors: MouseTensors, batch_size:
     try:
         with torch.inference_mode():
             parts = [
-                model.clustering.log_assignment(
-                    model.encode(
-                        batch.abr, batch.observed, batch.continuous, batch.categorical, batch.pca
-                    )[0]
-                ).float()
+                model.clustering.log_assignment(model.encode(batch)[0]).float()
                 for batch in (
                     tensors.slice(start, start + batch_size)
                     for start in range(0, len(tensors), batch_size)
@@ -83,3 +79,31 @@ def soft_assignment(model: ContrastiveVAEDEC, tensors: MouseTensors, batch_size:
     finally:
         model.train(was_training)
     return torch.cat(parts).exp() if parts else torch.zeros(0, model.config.n_clusters)
+
+
+def mean_loss_terms(
+    model: ContrastiveVAEDEC, objective: Objective, batches: EpochBatches, target: Tensor | None
+) -> Tensor:
+    """The objective's terms averaged over these mice, with the latent mean instead of a
+    sample (deterministic, so epochs compare without sampling noise); ``target`` is the DEC
+    target of ``batches.data`` in its order."""
+    sums = torch.zeros(len(objective.terms), device=batches.order.device)
+    was_training = model.training
+    model.eval()
+    try:
+        with torch.inference_mode():
+            for start, stop in batches.plan.batches():
+                inputs = batches.data.slice(start, stop)
+                output = model(inputs, sample=False, assign=objective.uses_clusters)
+                batch = Batch(
+                    model,
+                    inputs,
+                    output,
+                    batches.group[start:stop],
+                    batches.n_positives[start:stop],
+                    None if target is None else target[start:stop],
+                )
+                sums += objective(batch) * (stop - start)
+    finally:
+        model.train(was_training)
+    return sums / max(len(batches.data), 1)

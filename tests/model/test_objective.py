@@ -1,25 +1,33 @@
-"""Each loss against a direct, slow reference implementation of its definition."""
+"""Each loss term against a direct, slow reference implementation of its definition, and the
+objective's names, weights and warm-up."""
 
 from __future__ import annotations
 
 import math
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
 
-from audiometric_clustering.model.losses import (
+from audiometric_clustering.model.contrastive import (
     _SupervisedContrastive,
-    abr_reconstruction_loss,
-    clustering_loss,
-    kl_divergence,
-    metadata_reconstruction_loss,
-    phenotype_consistency_loss,
     supervised_contrastive_loss,
+)
+from audiometric_clustering.model.network import ModelOutput
+from audiometric_clustering.model.objective import (
+    TERMS,
+    Batch,
+    Objective,
+    abr_reconstruction,
+    clustering,
+    kl_divergence,
+    metadata_reconstruction,
+    phenotype_consistency,
     target_distribution,
 )
-from audiometric_clustering.training.data import plan_batches
+from audiometric_clustering.training.batching import plan_batches
 
 # Two lines of three mice, one line of two, a lone mutant and two controls (-1).
 LINES = np.array([0, 0, 0, 1, 1, 1, 2, 2, 3, -1, -1])
@@ -32,6 +40,21 @@ def _groups(lines: np.ndarray) -> tuple[torch.Tensor, torch.Tensor, np.ndarray]:
         torch.from_numpy(plan.n_positives).float(),
         lines[plan.order],
     )
+
+
+def _batch(
+    group: torch.Tensor | None = None,
+    n_positives: torch.Tensor | None = None,
+    target: torch.Tensor | None = None,
+    inputs: object = None,
+    **output: torch.Tensor,
+) -> Batch:
+    """A Batch holding just what the term under test reads."""
+    fields = dict.fromkeys(ModelOutput._fields) | output
+    return Batch(None, inputs, ModelOutput(**fields), group, n_positives, target)
+
+
+OBJECTIVE = Objective(weights={"abr": 1.0}, abr_noise_db=5.0)
 
 
 def _reference_supcon(
@@ -97,13 +120,14 @@ def test_phenotype_consistency_matches_reference_and_is_zero_for_agreeing_lines(
         mates = [j for j, other in enumerate(lines) if other == line and j != i and line >= 0]
         if mates:
             expected.append((assignment[i] - assignment[mates].mean(0)).square().sum())
-    torch.testing.assert_close(
-        phenotype_consistency_loss(assignment, group, n_positives).double(),
-        torch.stack(expected).mean(),
+    ours = phenotype_consistency(
+        _batch(group, n_positives, log_assignment=assignment.log()), OBJECTIVE
     )
+    torch.testing.assert_close(ours.double(), torch.stack(expected).mean())
     per_line = torch.softmax(torch.randn(21, 4), 1)
     agreeing = per_line[torch.from_numpy(np.where(lines >= 0, lines, 10 + np.arange(11)))]
-    assert phenotype_consistency_loss(agreeing, group, n_positives).item() == pytest.approx(0.0)
+    batch = _batch(group, n_positives, log_assignment=agreeing.log())
+    assert phenotype_consistency(batch, OBJECTIVE).item() == pytest.approx(0.0, abs=1e-7)
 
 
 def test_target_distribution_sharpens_and_counters_large_clusters() -> None:
@@ -121,8 +145,10 @@ def test_clustering_loss_is_kl_of_target_from_assignment() -> None:
     q = torch.softmax(torch.randn(8, 5), 1)
     p = target_distribution(q)
     expected = (p * (p.log() - q.log())).sum(1).mean()
-    torch.testing.assert_close(clustering_loss(q.log(), p), expected)
-    assert clustering_loss(q.log(), q).abs() < 1e-6
+    torch.testing.assert_close(
+        clustering(_batch(target=p, log_assignment=q.log()), OBJECTIVE), expected
+    )
+    assert clustering(_batch(target=q, log_assignment=q.log()), OBJECTIVE).abs() < 1e-6
 
 
 def test_abr_loss_ignores_imputed_thresholds() -> None:
@@ -130,10 +156,15 @@ def test_abr_loss_ignores_imputed_thresholds() -> None:
     target = torch.full((2, 6), 40.0)
     observed = torch.ones(2, 6)
     observed[0, 5] = 0.0
-    base = abr_reconstruction_loss(predicted, target, observed, noise_db=5.0)
+
+    def loss(target: torch.Tensor) -> torch.Tensor:
+        inputs = SimpleNamespace(abr=target, observed=observed)
+        return abr_reconstruction(_batch(inputs=inputs, abr=predicted), OBJECTIVE)
+
+    base = loss(target)
     changed = target.clone()
     changed[0, 5] = 100.0  # an imputed value: must not matter
-    assert abr_reconstruction_loss(predicted, changed, observed, 5.0) == base
+    assert loss(changed) == base
     # 11 measured errors of 10 dB = 2 noise units each: 0.5 * 4 * 11 / 2 mice
     assert base.item() == pytest.approx(11.0)
 
@@ -142,16 +173,55 @@ def test_metadata_loss_ignores_unknown_codes() -> None:
     logits = torch.randn(3, 2, 4)
     codes = torch.tensor([[1, 0], [2, 3], [0, 0]])
     continuous = torch.zeros(3, 2)
-    ours = metadata_reconstruction_loss(continuous, continuous, logits, codes)
+    inputs = SimpleNamespace(continuous=continuous, categorical=codes)
+    batch = _batch(inputs=inputs, continuous=continuous, categorical_logits=logits)
+    ours = metadata_reconstruction(batch, OBJECTIVE)
     known = codes != 0
     expected = F.cross_entropy(logits[known], codes[known], reduction="sum") / 3
     torch.testing.assert_close(ours, expected)
 
 
 def test_kl_divergence() -> None:
-    assert kl_divergence(torch.zeros(4, 10), torch.zeros(4, 10)).item() == 0.0
+    def kl(mean: torch.Tensor, log_variance: torch.Tensor) -> torch.Tensor:
+        return kl_divergence(_batch(mean=mean, log_variance=log_variance), OBJECTIVE)
+
+    assert kl(torch.zeros(4, 10), torch.zeros(4, 10)).item() == 0.0
     mean, log_variance = torch.randn(4, 3), torch.randn(4, 3)
     posterior = torch.distributions.Normal(mean, (0.5 * log_variance).exp())
     prior = torch.distributions.Normal(torch.zeros(3), torch.ones(3))
     expected = torch.distributions.kl_divergence(posterior, prior).sum(1).mean()
-    torch.testing.assert_close(kl_divergence(mean, log_variance), expected)
+    torch.testing.assert_close(kl(mean, log_variance), expected)
+
+
+def test_objective_sums_the_named_terms_in_a_fixed_order() -> None:
+    objective = Objective(
+        weights={"phenotype_consistency": 0.3, "abr": 2.0, "clustering": 1.0, "kl": 1.0},
+        abr_noise_db=5.0,
+        warmup_epochs=4,
+    )
+    assert objective.terms == ("abr", "kl", "clustering", "phenotype_consistency")
+    assert objective.uses_clusters and objective.needs_target
+    assert objective.weights_at(0) == [2.0, 1.0, 0.25, 0.075]  # clustering terms warm up
+    assert objective.weights_at(3) == objective.weights_at(None) == [2.0, 1.0, 1.0, 0.3]
+    vae = Objective(weights={"abr": 2.0, "kl": 1.0}, abr_noise_db=5.0)
+    assert not vae.uses_clusters and not vae.needs_target
+    assert list(TERMS)[:4] == ["abr", "metadata", "pca", "kl"]
+
+
+@pytest.mark.parametrize(
+    ("settings", "message"),
+    [
+        ({"weights": {"abr": 1.0, "kl2": 1.0}, "abr_noise_db": 5.0}, r"unknown terms \['kl2'\]"),
+        ({"weights": {"abr": -1.0}, "abr_noise_db": 5.0}, r"loss_weights.abr = -1.0"),
+        ({"weights": {"abr": 1.0}}, "abr_noise_db = None: expected a number > 0"),
+        ({"weights": {"contrastive": 1.0}, "warmup_epochs": 0}, "contrastive_temperature = None"),
+        (
+            {"weights": {"contrastive": 1.0}, "contrastive_temperature": 0.01, "warmup_epochs": 1},
+            "contrastive_temperature = 0.01: expected a number >= 0.02",
+        ),
+        ({"weights": {"clustering": 1.0}}, "warmup_epochs = None: expected an integer >= 0"),
+    ],
+)
+def test_objective_refuses_bad_settings_naming_them(settings: dict, message: str) -> None:
+    with pytest.raises(ValueError, match=message):
+        Objective(**settings)

@@ -7,7 +7,8 @@ import pytest
 import torch
 
 from audiometric_clustering.impc.schema import ABR_FEATURES, LINE_ID, SPLIT
-from audiometric_clustering.training.data import MouseTensors, plan_batches, split_tensors
+from audiometric_clustering.model import MouseTensors
+from audiometric_clustering.training.batching import plan_batches, split_tensors
 from tests.training.synthetic_frame import make_model_input
 
 

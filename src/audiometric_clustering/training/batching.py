@@ -1,4 +1,4 @@
-"""Model-input table -> tensors, and the per-epoch batch plan that keeps knockout lines whole.
+"""Batches that keep knockout lines whole, planned once per epoch.
 
 Batches are built with numpy once per epoch (no DataLoader): the data is reordered line by
 line with one gather, and each step takes a contiguous slice, which costs nothing.
@@ -6,81 +6,18 @@ line with one gather, and each step takes a contiguous slice, which costs nothin
 
 from __future__ import annotations
 
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 import torch
 from torch import Tensor
 
-from audiometric_clustering.impc.schema import (
-    ABR_FEATURES,
-    ABR_OBSERVED,
-    CATEGORICAL_FEATURES,
-    CONTINUOUS_FEATURES,
-    IS_CONTROL,
-    LINE_ID,
-    PCA_FEATURES,
-    SPLIT,
-)
+from audiometric_clustering.impc.schema import SPLIT
+from audiometric_clustering.model.inputs import MouseTensors
 
 TRAIN = "train"
 VALIDATION = "validation"
-
-
-@dataclass(frozen=True)
-class MouseTensors:
-    """The model's inputs for a set of mice, one row per mouse.
-
-    ``line`` holds a code per knockout line (equal codes = same line) and -1 for controls,
-    which never count as anyone's line-mate.
-    """
-
-    abr: Tensor  # (N, 6) float32, dB
-    observed: Tensor  # (N, 6) float32, 1 measured / 0 imputed
-    continuous: Tensor  # (N, 2) float32, standardised
-    categorical: Tensor  # (N, 7) int64 codes, 0 = unknown
-    pca: Tensor  # (N, 2) float32
-    line: Tensor  # (N,) int64
-
-    @classmethod
-    def from_frame(cls, model_input: pd.DataFrame) -> MouseTensors:
-        controls = model_input[IS_CONTROL].to_numpy(dtype=bool)
-        line_codes, _ = pd.factorize(model_input[LINE_ID].astype("str"))
-        line = np.where(controls | (model_input[LINE_ID].astype("str") == ""), -1, line_codes)
-
-        def columns(names: tuple[str, ...], dtype: type) -> Tensor:
-            # a row-major copy: pandas may hand out read-only or column-major arrays
-            return torch.from_numpy(np.array(model_input[list(names)].to_numpy(dtype), order="C"))
-
-        return cls(
-            abr=columns(ABR_FEATURES, np.float32),
-            observed=columns(ABR_OBSERVED, np.float32),
-            continuous=columns(CONTINUOUS_FEATURES, np.float32),
-            categorical=columns(CATEGORICAL_FEATURES, np.int64),
-            pca=columns(PCA_FEATURES, np.float32),
-            line=torch.from_numpy(line.astype(np.int64)),
-        )
-
-    def __len__(self) -> int:
-        return len(self.abr)
-
-    def subset(self, index: np.ndarray | Tensor) -> MouseTensors:
-        """Rows ``index`` (positions or a boolean mask) of every tensor."""
-        index = torch.as_tensor(index, device=self.abr.device)
-        if index.dtype == torch.bool:
-            index = index.nonzero().squeeze(1)
-        # index_select: a third of the time of advanced indexing for the per-epoch reorder
-        return MouseTensors(
-            **{f.name: getattr(self, f.name).index_select(0, index) for f in fields(self)}
-        )
-
-    def to(self, device: torch.device | str) -> MouseTensors:
-        return MouseTensors(**{f.name: getattr(self, f.name).to(device) for f in fields(self)})
-
-    def slice(self, start: int, stop: int) -> MouseTensors:
-        """Rows start:stop as views (no copy): the per-step batch of a reordered epoch."""
-        return MouseTensors(**{f.name: getattr(self, f.name)[start:stop] for f in fields(self)})
 
 
 def split_tensors(model_input: pd.DataFrame) -> tuple[MouseTensors, MouseTensors]:
@@ -164,3 +101,33 @@ def _cut_at_unit_starts(unit_start: np.ndarray, n_mice: int, batch_size: int) ->
         bounds.append(cut if cut > bounds[-1] else limit)
     bounds.append(n_mice)
     return np.asarray(bounds, dtype=np.int64)
+
+
+@dataclass(frozen=True)
+class EpochBatches:
+    """One epoch's mice on the device, reordered by its :class:`BatchPlan`; batch b is rows
+    ``plan.bounds[b]:plan.bounds[b + 1]`` of every tensor."""
+
+    data: MouseTensors
+    order: Tensor  # positions of these mice in the dataset: ``plan.order`` on the device
+    group: Tensor
+    n_positives: Tensor  # float, as the line-based losses divide by it
+    plan: BatchPlan
+
+    @classmethod
+    def for_epoch(
+        cls,
+        data: MouseTensors,
+        batch_size: int,
+        rng: np.random.Generator | None,
+        device: torch.device,
+    ) -> EpochBatches:
+        plan = plan_batches(data.line.cpu().numpy(), batch_size, rng)
+        order = torch.from_numpy(plan.order).to(device)
+        return cls(
+            data=data.subset(order),
+            order=order,
+            group=torch.from_numpy(plan.group).to(device),
+            n_positives=torch.from_numpy(plan.n_positives).to(device, torch.float32),
+            plan=plan,
+        )
