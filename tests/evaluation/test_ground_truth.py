@@ -101,10 +101,16 @@ def test_recall_per_pattern_and_false_positives_in_any_cluster(mice_and_patterns
 def test_sporadic_loss_is_kept_when_the_truth_has_it(mice_and_patterns):
     mice, patterns = mice_and_patterns
     truth = _truth(mice, patterns)
-    truth[SPORADIC_LOSS] = np.arange(len(mice)) % 10 == 0
-    aligned = align_truth(truth.iloc[1:], mice)  # the first mouse (a control) missing: False
+    hit = np.arange(len(mice)) % 10 == 0
     controls = (mice[LINE_ID] == "").to_numpy()
-    assert not aligned[SPORADIC_LOSS].iloc[0]
-    expected = (truth[SPORADIC_LOSS].to_numpy() & (np.arange(len(mice)) > 0))[controls].mean()
-    scores = truth_scores(aligned, np.zeros(len(mice), dtype=int), set(), set(), set())
-    assert scores["controls_with_sporadic_loss"] == pytest.approx(expected) and expected > 0
+    expected = (hit & (np.arange(len(mice)) > 0))[controls].mean()
+    # As the generator writes it (the kind of loss, "none" for none), and as a boolean.
+    for column in (
+        np.where(hit, np.where(np.arange(len(mice)) % 20, "flat", "tonal"), "none"),
+        hit,
+    ):
+        truth[SPORADIC_LOSS] = column
+        aligned = align_truth(truth.iloc[1:], mice)  # the first mouse (a control) missing
+        assert aligned[SPORADIC_LOSS].dtype == bool and not aligned[SPORADIC_LOSS].iloc[0]
+        scores = truth_scores(aligned, np.zeros(len(mice), dtype=int), set(), set(), set())
+        assert scores["controls_with_sporadic_loss"] == pytest.approx(expected) and expected > 0

@@ -26,8 +26,9 @@ def align_truth(truth: pd.DataFrame, mice: pd.DataFrame) -> pd.DataFrame | None:
 
     Nothing to score means an empty or malformed truth table, or one that shares no knockout
     line with the data (a real export evaluated after a synthetic run left its truth file).
-    Mice missing from the truth get pattern "none", not affected. ``sporadic_loss`` is kept
-    when the truth has it (missing mice: False).
+    Mice missing from the truth get pattern "none", not affected. ``sporadic_loss`` is kept,
+    as a flag, when the truth has it: the generator names the kind of loss ("flat", "tonal",
+    "none" for no loss); a boolean column is read as it is; missing mice have none.
     """
     needed = {SPECIMEN_ID, LINE_ID, PLANTED_PATTERN, AFFECTED}
     if truth.empty or not needed <= set(truth.columns):
@@ -38,15 +39,20 @@ def align_truth(truth: pd.DataFrame, mice: pd.DataFrame) -> pd.DataFrame | None:
     keyed = truth.assign(**{SPECIMEN_ID: truth[SPECIMEN_ID].astype(str)}).drop_duplicates(
         SPECIMEN_ID
     )
-    flags = [AFFECTED, *([SPORADIC_LOSS] if SPORADIC_LOSS in truth.columns else [])]
+    sporadic = [SPORADIC_LOSS] if SPORADIC_LOSS in truth.columns else []
     aligned = pd.DataFrame({SPECIMEN_ID: mice[SPECIMEN_ID].astype(str).to_numpy()}).merge(
-        keyed[[SPECIMEN_ID, PLANTED_PATTERN, *flags]], on=SPECIMEN_ID, how="left"
+        keyed[[SPECIMEN_ID, PLANTED_PATTERN, AFFECTED, *sporadic]], on=SPECIMEN_ID, how="left"
     )
+    no_loss = [NO_EFFECT, "", "false", "0"]
     return pd.DataFrame(
         {
             LINE_ID: mice[LINE_ID].astype(str).to_numpy(),
             PLANTED_PATTERN: aligned[PLANTED_PATTERN].fillna(NO_EFFECT).astype(str).to_numpy(),
-            **{flag: aligned[flag].fillna(False).astype(bool).to_numpy() for flag in flags},
+            AFFECTED: aligned[AFFECTED].fillna(False).astype(bool).to_numpy(),
+            **{
+                flag: ~aligned[flag].fillna(NO_EFFECT).astype(str).str.lower().isin(no_loss)
+                for flag in sporadic
+            },
         }
     )
 
