@@ -9,7 +9,7 @@ RAW_DATA := data/01_raw/impc_abr_synthetic.csv
 export KEDRO_DISABLE_TELEMETRY := true
 export DO_NOT_TRACK := 1
 
-.PHONY: install run data test lint bench bench-scaling viz mlflow-ui
+.PHONY: install run data test lint bench bench-scaling bench-quality viz mlflow-ui
 
 install: $(VENV)/.installed
 
@@ -40,6 +40,11 @@ bench-scaling: install
 	$(BIN)/python benchmarks/full_training.py --scaling 15000 60000 240000 --seeds 42 \
 		--params '{"pretraining": {"early_stopping_patience": 1000}, "joint_training": {"early_stopping_patience": 1000, "assignment_change_tolerance": 0}}' \
 		--output data/08_reporting/benchmark_scaling.json
+
+# Honest scores over data seeds 1-3 (60,000 mice): the model under conf/base and under the
+# seed_guide environment beside every baseline, median and worst (see quality.py).
+bench-quality: install
+	$(BIN)/python benchmarks/quality.py
 
 viz: install
 	$(BIN)/kedro viz run

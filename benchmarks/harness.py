@@ -31,15 +31,20 @@ def make_project(folder: Path) -> Path:
     return folder
 
 
-def run_worker(project: Path, pipeline: str, params: dict) -> dict[str, float | int | str]:
-    """Run one pipeline in this process; time it and report this process's peak RSS."""
+def run_worker(
+    project: Path, pipeline: str, params: dict, env: str | None = None
+) -> dict[str, float | int | str]:
+    """Run one pipeline in this process; time it and report this process's peak RSS.
+
+    ``env`` names a Kedro configuration environment (a folder under conf/, e.g.
+    ``seed_guide``) layered over conf/base; None runs conf/base alone."""
     started = time.perf_counter()
     import torch
     from kedro.framework.session import KedroSession
     from kedro.framework.startup import bootstrap_project
 
     bootstrap_project(project)
-    with KedroSession.create(project_path=project, runtime_params=params) as session:
+    with KedroSession.create(project_path=project, runtime_params=params, env=env) as session:
         run_started = time.perf_counter()
         session.run(pipeline_names=[pipeline])
         run_s = time.perf_counter() - run_started
@@ -51,13 +56,17 @@ def run_worker(project: Path, pipeline: str, params: dict) -> dict[str, float | 
     }
 
 
-def spawn(script: str, project: Path, pipeline: str, params: dict) -> dict:
-    """Run ``script --worker`` (which calls :func:`run_worker`) in a fresh process."""
+def spawn(
+    script: str, project: Path, pipeline: str, params: dict, kedro_env: str | None = None
+) -> dict:
+    """Run ``script --worker`` (which calls :func:`run_worker`) in a fresh process, in the
+    Kedro environment ``kedro_env`` when given."""
     env = os.environ | {
         "KEDRO_DISABLE_TELEMETRY": "true",
         "MLFLOW_TRACKING_URI": f"sqlite:///{project / 'mlflow.db'}",
     }
     command = [sys.executable, script, "--worker", str(project), pipeline, json.dumps(params)]
+    command += [kedro_env] if kedro_env else []
     done = subprocess.run(command, cwd=project, env=env, capture_output=True, text=True)
     if done.returncode != 0:
         raise RuntimeError(f"{pipeline} failed:\n{done.stdout[-3000:]}\n{done.stderr[-3000:]}")
@@ -65,9 +74,11 @@ def spawn(script: str, project: Path, pipeline: str, params: dict) -> dict:
 
 
 def worker_main(argv: list[str]) -> bool:
-    """Handle ``--worker PROJECT PIPELINE PARAMS``; True when this process was a worker."""
-    if len(argv) != 5 or argv[1] != "--worker":
+    """Handle ``--worker PROJECT PIPELINE PARAMS [KEDRO_ENV]``; True when this process was a
+    worker."""
+    if len(argv) not in (5, 6) or argv[1] != "--worker":
         return False
-    project, pipeline, params = argv[2:]
-    print(json.dumps(run_worker(Path(project), pipeline, json.loads(params))))
+    project, pipeline, params, *kedro_env = argv[2:]
+    result = run_worker(Path(project), pipeline, json.loads(params), *kedro_env)
+    print(json.dumps(result))
     return True
