@@ -6,16 +6,13 @@ from typing import Any
 
 import pandas as pd
 
-from audiometric_clustering.impc.synthetic import generate_synthetic_export
+from audiometric_clustering.impc.synthetic import SyntheticSettings, generate_synthetic_export
+from audiometric_clustering.impc.synthetic.settings import RUN_KEYS
 
 
 def generate_synthetic_data(params: dict[str, Any]) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """The synthetic wide export and its ground truth (line -> planted pattern)."""
+    """The synthetic wide export and its ground truth, as ``params:synthetic`` describes."""
+    effects = {key: value for key, value in params.items() if key not in RUN_KEYS}
     return generate_synthetic_export(
-        int(params["n_mice"]),
-        int(params["seed"]),
-        control_share=float(params["control_share"]),
-        affected_line_share=float(params["affected_line_share"]),
-        pattern_weights=dict(params["pattern_weights"]),
-        penetrance_range=tuple(params["penetrance_range"]),
+        params["n_mice"], params["seed"], SyntheticSettings.from_params(effects)
     )
