@@ -28,12 +28,12 @@ from audiometric_clustering.impc.schema import (
     PCA_FEATURES,
     SPECIMEN_ID,
 )
-from audiometric_clustering.model import ContrastiveVAEDEC, ModelConfig
+from audiometric_clustering.model import ContrastiveVAEDEC, ModelConfig, MouseTensors
 from audiometric_clustering.pipelines.evaluation import create_pipeline
 from audiometric_clustering.training.checkpoints import checkpoint_from_model
 from audiometric_clustering.training.cluster_init import initialise_centres
-from audiometric_clustering.training.data import MouseTensors
 from tests.evaluation.mice import build_mice
+from tests.parameters import parameters
 
 N_CLUSTERS = 4
 
@@ -54,8 +54,7 @@ def _checkpoints(mice: pd.DataFrame) -> tuple[dict, dict]:
     torch.manual_seed(0)
     config = ModelConfig(
         categorical_cardinalities=[3] * len(CATEGORICAL_FEATURES),
-        n_clusters=N_CLUSTERS,
-        latent_dim=4,
+        **(parameters("model") | {"n_clusters": N_CLUSTERS, "latent_dim": 4}),
     )
     model = ContrastiveVAEDEC(config)
     pretrained = checkpoint_from_model(model, "pretraining", 1, {"val_loss": 1.0})

@@ -51,9 +51,9 @@ from audiometric_clustering.impc.schema import (
     SPECIMEN_ID,
     SPLIT,
 )
+from audiometric_clustering.model import MouseTensors
 from audiometric_clustering.training.checkpoints import model_from_checkpoint
-from audiometric_clustering.training.data import MouseTensors
-from audiometric_clustering.training.inference import Embedding, embed
+from audiometric_clustering.training.passes import Embedding, embed
 
 logger = logging.getLogger(__name__)
 
