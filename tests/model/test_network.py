@@ -13,7 +13,7 @@ from audiometric_clustering.model import (
     MouseTensors,
     model_config_from,
 )
-from audiometric_clustering.model.network import FrequencyAttention, _TokenAttention
+from audiometric_clustering.model.attention import FrequencyAttention, _TokenAttention
 from tests.parameters import parameters
 
 CARDINALITIES = [3, 3, 4, 5, 5, 4, 6]
@@ -105,7 +105,13 @@ def test_frequency_attention_mixes_information_across_frequencies() -> None:
     assert difference[:, :5].sum() > 0  # the other frequencies' tokens see the change
 
 
-def test_gradients_reach_every_parameter(model: ContrastiveVAEDEC) -> None:
+SEED_GUIDE = {"encoder_metadata": True, "decoder_covariates": []}
+
+
+@pytest.mark.parametrize("changes", [{}, SEED_GUIDE], ids=["default", "seed_guide"])
+def test_gradients_reach_every_parameter(changes: dict) -> None:
+    torch.manual_seed(0)
+    model = ContrastiveVAEDEC(_config(**changes))
     out = model(_inputs(), assign=True)
     loss = sum(t.float().square().mean() for t in out if t is not None)
     loss.backward()
@@ -170,3 +176,23 @@ def test_config_from_parameters_and_vocabularies() -> None:
 def test_config_refuses_bad_sizes_naming_the_key(changes: dict, message: str) -> None:
     with pytest.raises(ValueError, match=message):
         _config(**changes)
+
+
+def test_the_latent_sees_only_what_the_configuration_allows() -> None:
+    """By default the encoder never reads the metadata (a centre cannot enter the latent
+    through it) and the decoder is conditioned on the nuisance covariates; the seed guide's
+    design encodes the metadata and has no covariates."""
+    torch.manual_seed(0)
+    default, guide = ContrastiveVAEDEC(_config()), ContrastiveVAEDEC(_config(**SEED_GUIDE))
+    inputs = _inputs()
+    other_centre = MouseTensors(**{**vars(inputs), "categorical": inputs.categorical.clone()})
+    other_centre.categorical[:, 3] = (inputs.categorical[:, 3] + 1) % CARDINALITIES[3]
+    for model, latent_moves in ((default, False), (guide, True)):
+        mean, _ = model.encode(inputs)
+        moved, _ = model.encode(other_centre)
+        assert (not torch.equal(mean, moved)) == latent_moves
+    same_latent = torch.zeros(len(inputs), 10)
+    decoded = default.decode(same_latent, inputs.categorical)[0]
+    assert not torch.equal(decoded, default.decode(same_latent, other_centre.categorical)[0])
+    with pytest.raises(ValueError, match="decoder_covariates"):
+        _config(decoder_covariates=["centre"])

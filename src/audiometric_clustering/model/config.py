@@ -38,6 +38,9 @@ class ModelConfig:
     dropout: float
     student_t_alpha: float
     abr_range_db: list[float]
+    encoder_metadata: bool
+    encoder_observed: bool
+    decoder_covariates: list[str]
     n_continuous: int = len(CONTINUOUS_FEATURES)
     n_pca: int = len(PCA_FEATURES)
     n_frequencies: int = len(FREQUENCIES)
@@ -70,8 +73,20 @@ class ModelConfig:
         )
         if min(self.categorical_cardinalities, default=1) < 1:
             raise ValueError(f"cardinalities must be >= 1, got {self.categorical_cardinalities}")
+        known = [name.removeprefix("cat_") for name in CATEGORICAL_FEATURES]
+        _check(
+            "decoder_covariates",
+            self.decoder_covariates,
+            set(self.decoder_covariates) <= set(known),
+            f"names among {known}",
+        )
         low, high = self.abr_range_db
         _check("abr_range_db", self.abr_range_db, high > low, "[low, high] with high > low")
+
+    @property
+    def covariate_columns(self) -> list[int]:
+        """Positions of ``decoder_covariates`` among the categorical columns."""
+        return [CATEGORICAL_FEATURES.index(f"cat_{name}") for name in self.decoder_covariates]
 
     def to_dict(self) -> dict[str, Any]:
         """Plain python types only, so checkpoints load with ``weights_only=True``."""

@@ -1,19 +1,21 @@
 """ContrastiveVAE-DEC as plain torch modules.
 
 Encoder: ABR thresholds as frequency tokens -> frequency attention -> ABR embedding (16);
-categorical embeddings + continuous + PCA features -> metadata embedding (24); both (40)
--> hidden layers -> mean and log-variance of the latent. The decoder mirrors it back to
-40 dims and splits into ABR, metadata and PCA heads. A Student's-t layer soft-assigns the
-latent means to the cluster centres.
+PCA scores (and, in the training guide's design, the metadata's embeddings) -> a second
+branch (24); both (40) -> hidden layers -> mean and log-variance of the latent. The decoder
+takes the latent (and the nuisance covariates, when configured), mirrors the encoder back
+to 40 dims and splits into ABR, metadata and PCA heads. A Student's-t layer soft-assigns
+the latent means to the cluster centres.
 """
 
 from __future__ import annotations
 
-from typing import Any, NamedTuple
+from typing import NamedTuple
 
 import torch
 from torch import Tensor, nn
 
+from audiometric_clustering.model.attention import FrequencyAttention
 from audiometric_clustering.model.config import ModelConfig
 from audiometric_clustering.model.inputs import MouseTensors
 
@@ -32,114 +34,49 @@ def _mlp(widths: list[int], dropout: float) -> nn.Sequential:
     return nn.Sequential(*layers)
 
 
-def _contract(left: Tensor, right: Tensor, axis: int) -> Tensor:
-    """sum over k of left[..., k, ...] * right[..., k, ...], looping over the short axis.
+class CategoricalEmbedding(nn.Module):
+    """Learned embeddings of some categorical columns, concatenated.
 
-    Accumulating one slice at a time keeps every temporary the size of the result (which
-    stays in cache) instead of materialising the full broadcast product.
-    """
-    lefts, rights = left.unbind(axis), right.unbind(axis)
-    total = lefts[0] * rights[0]
-    for left_slice, right_slice in zip(lefts[1:], rights[1:], strict=True):
-        total.addcmul_(left_slice, right_slice)
-    return total
-
-
-class _TokenAttention(torch.autograd.Function):
-    """softmax(q k^T / sqrt(d)) v across tokens, batch-last: q, k, v are (H, d, T, B).
-
-    With six tokens of width four, standard (B, H, T, d) attention runs as thousands of tiny
-    matrix products and is slow on a CPU; with the batch as the innermost, contiguous axis
-    every operation is a wide vectorised loop over mice. The contractions over the head
-    width and over tokens loop over those short axes (see ``_contract``); the backward is
-    written out because autograd's generic one for these broadcasts is twice as slow.
+    The columns share one table (each column offset into its own rows), so the lookup is a
+    single gather instead of one per column.
     """
 
-    @staticmethod
-    @torch.amp.custom_fwd(device_type="cuda", cast_inputs=torch.float32)
-    def forward(ctx: Any, query: Tensor, key: Tensor, value: Tensor) -> Tensor:
-        scale = query.shape[1] ** -0.5
-        # scores[h, i, j, b] = sum_d q[h, d, i, b] k[h, d, j, b]
-        scores = _contract(query.unsqueeze(3), key.unsqueeze(2), axis=1).mul_(scale)
-        weights = torch.softmax(scores, dim=2)
-        ctx.save_for_backward(query, key, value, weights)
-        # out[h, d, i, b] = sum_j w[h, i, j, b] v[h, d, j, b]
-        return _contract(weights.unsqueeze(1), value.unsqueeze(2), axis=3)
-
-    @staticmethod
-    @torch.amp.custom_bwd(device_type="cuda")
-    def backward(ctx: Any, grad_out: Tensor) -> tuple[Tensor, Tensor, Tensor]:
-        query, key, value, weights = ctx.saved_tensors
-        scale = query.shape[1] ** -0.5
-        grad_weights = _contract(grad_out.unsqueeze(3), value.unsqueeze(2), axis=1)
-        grad_value = _contract(weights.unsqueeze(1), grad_out.unsqueeze(3), axis=2)
-        row_dot = (grad_weights * weights).sum(2, keepdim=True)
-        grad_scores = weights * (grad_weights - row_dot) * scale
-        grad_query = _contract(grad_scores.unsqueeze(1), key.unsqueeze(2), axis=3)
-        grad_key = _contract(grad_scores.unsqueeze(1), query.unsqueeze(3), axis=2)
-        return grad_query, grad_key, grad_value
-
-
-class FrequencyAttention(nn.Module):
-    """Multi-head self-attention across the frequency tokens of one audiogram.
-
-    Each threshold becomes a token: its level and its observed flag projected with weights of
-    its own frequency, plus a learned frequency embedding. Attention lets every frequency see
-    the others, so the block can represent audiogram shape (e.g. high frequencies worse than
-    low) rather than six independent levels. A residual keeps each token's own level.
-
-    Works batch-last: takes (F, B) inputs and returns tokens as (token_dim, F, B).
-    """
-
-    def __init__(self, n_frequencies: int, token_dim: int, heads: int) -> None:
+    def __init__(self, cardinalities: list[int], columns: list[int], embedding_dim: int) -> None:
         super().__init__()
-        self.heads = heads
-        self.level_weight = nn.Parameter(torch.randn(token_dim, n_frequencies, 1))
-        self.observed_weight = nn.Parameter(torch.randn(token_dim, n_frequencies, 1))
-        self.frequency_embedding = nn.Parameter(0.1 * torch.randn(token_dim, n_frequencies, 1))
-        self.qkv = nn.Linear(token_dim, 3 * token_dim)
-        self.out = nn.Linear(token_dim, token_dim)
+        sizes = [cardinalities[column] for column in columns]
+        self.width = len(columns) * embedding_dim
+        self.table = nn.Embedding(sum(sizes), embedding_dim)
+        self.register_buffer("columns", torch.tensor(columns, dtype=torch.long), persistent=False)
+        offsets = torch.tensor([0, *sizes[:-1]], dtype=torch.long).cumsum(0)[: len(sizes)]
+        self.register_buffer("offsets", offsets, persistent=False)
 
-    def forward(self, level: Tensor, observed: Tensor) -> Tensor:
-        """``level`` and ``observed``: (F, B) in [0, 1]; returns (token_dim, F, B)."""
-        tokens = torch.addcmul(self.frequency_embedding, self.level_weight, level)
-        tokens = torch.addcmul(tokens, self.observed_weight, observed)
-        width, n_tokens, batch = tokens.shape
-        flat = tokens.view(width, n_tokens * batch)
-        qkv = torch.addmm(self.qkv.bias.unsqueeze(1), self.qkv.weight, flat)
-        query, key, value = qkv.view(3, self.heads, width // self.heads, n_tokens, batch).unbind(0)
-        attended = _TokenAttention.apply(query, key, value).reshape(width, n_tokens * batch)
-        update = torch.addmm(self.out.bias.unsqueeze(1), self.out.weight, attended)
-        return tokens + update.view(width, n_tokens, batch)
+    def forward(self, categorical: Tensor) -> Tensor:
+        codes = categorical.index_select(1, self.columns)
+        # index_select: same lookup as the module call, with a backward twice as fast on CPU
+        rows = (codes + self.offsets).reshape(-1)
+        return self.table.weight.index_select(0, rows).view(len(categorical), self.width)
 
 
 class MetadataEncoder(nn.Module):
-    """Learned embeddings for the categorical codes, joined with continuous and PCA features.
+    """The encoder's second branch: the PCA scores and, with ``encoder_metadata``, embeddings
+    of the categorical metadata and the continuous ones (age, weight)."""
 
-    All columns share one embedding table (each column offset into its own rows), so the
-    lookup is a single gather instead of one per column.
-    """
-
-    def __init__(
-        self,
-        cardinalities: list[int],
-        embedding_dim: int,
-        n_continuous: int,
-        n_pca: int,
-        output_dim: int,
-    ) -> None:
+    def __init__(self, config: ModelConfig) -> None:
         super().__init__()
-        self.embedding = nn.Embedding(sum(cardinalities), embedding_dim)
-        offsets = torch.tensor([0, *cardinalities[:-1]]).cumsum(0)
-        self.register_buffer("offsets", offsets, persistent=False)
-        width = len(cardinalities) * embedding_dim + n_continuous + n_pca
-        self.project = nn.Sequential(nn.Linear(width, output_dim), nn.ReLU())
+        self.categories = None
+        width = config.n_pca
+        if config.encoder_metadata:
+            columns = list(range(len(config.categorical_cardinalities)))
+            self.categories = CategoricalEmbedding(
+                config.categorical_cardinalities, columns, config.categorical_embedding_dim
+            )
+            width += self.categories.width + config.n_continuous
+        self.project = nn.Sequential(nn.Linear(width, config.metadata_embedding_dim), nn.ReLU())
 
     def forward(self, categorical: Tensor, continuous: Tensor, pca: Tensor) -> Tensor:
-        # index_select: same lookup as the module call, with a backward twice as fast on CPU
-        rows = (categorical + self.offsets).reshape(-1)
-        embedded = self.embedding.weight.index_select(0, rows).view(len(categorical), -1)
-        return self.project(torch.cat([embedded, continuous, pca], dim=1))
+        if self.categories is None:
+            return self.project(pca)
+        return self.project(torch.cat([self.categories(categorical), continuous, pca], dim=1))
 
 
 class ClusteringLayer(nn.Module):
@@ -187,21 +124,26 @@ class ContrastiveVAEDEC(nn.Module):
         joint_width = config.abr_embedding_dim + config.metadata_embedding_dim
         self.frequency_attention = FrequencyAttention(n_freq, token_dim, config.attention_heads)
         self.abr_encoder = nn.Linear(n_freq * token_dim, config.abr_embedding_dim)
-        self.metadata_encoder = MetadataEncoder(
-            config.categorical_cardinalities,
-            config.categorical_embedding_dim,
-            config.n_continuous,
-            config.n_pca,
-            config.metadata_embedding_dim,
-        )
+        self.metadata_encoder = MetadataEncoder(config)
         self.encoder = _mlp([joint_width, *config.hidden_dims], config.dropout)
         self.to_latent = nn.Linear(config.hidden_dims[-1], 2 * config.latent_dim)
+        # Nuisance covariates condition the decoder (as scVI conditions on batch), so the
+        # latent need not carry what only they explain (a centre's baseline or ceiling).
+        self.covariates, covariate_width = None, 0
+        if config.decoder_covariates:
+            self.covariates = CategoricalEmbedding(
+                config.categorical_cardinalities,
+                config.covariate_columns,
+                config.categorical_embedding_dim,
+            )
+            covariate_width = self.covariates.width
         self.decoder = _mlp(
-            [config.latent_dim, *reversed(config.hidden_dims), joint_width], config.dropout
+            [config.latent_dim + covariate_width, *reversed(config.hidden_dims), joint_width],
+            config.dropout,
         )
         n_categorical = len(config.categorical_cardinalities)
         self.max_cardinality = max(config.categorical_cardinalities, default=1)
-        self.abr_head = nn.Linear(config.abr_embedding_dim, n_freq)
+        self.abr_head = nn.Linear(config.abr_embedding_dim + covariate_width, n_freq)
         # The metadata head: continuous values, then one logit row per categorical column.
         self.metadata_head = nn.Linear(
             config.metadata_embedding_dim,
@@ -248,7 +190,8 @@ class ContrastiveVAEDEC(nn.Module):
     def encode(self, inputs: MouseTensors) -> tuple[Tensor, Tensor]:
         """Latent mean and log-variance of these mice."""
         level = ((inputs.abr - self.abr_low) / self.abr_span).T.contiguous()
-        tokens = self.frequency_attention(level, inputs.observed.T.contiguous())
+        observed = inputs.observed if self.config.encoder_observed else torch.ones_like(level.T)
+        tokens = self.frequency_attention(level, observed.T.contiguous())
         abr_embedding = torch.addmm(
             self.abr_encoder.bias.unsqueeze(1),
             self.abr_encoder.weight,
@@ -262,12 +205,16 @@ class ContrastiveVAEDEC(nn.Module):
         # Clamped so exp() stays finite in fp16 and the KL cannot explode early in training.
         return mean, log_variance.clamp(-10.0, 10.0)
 
-    def decode(self, latent: Tensor) -> tuple[Tensor, Tensor, Tensor, Tensor]:
-        """ABR in dB (inside ``abr_range_db``), continuous, categorical logits, standardised PCA."""
-        hidden = self.decoder(latent)
+    def decode(self, latent: Tensor, categorical: Tensor) -> tuple[Tensor, Tensor, Tensor, Tensor]:
+        """ABR in dB (inside ``abr_range_db``), continuous, categorical logits, standardised
+        PCA; ``categorical`` gives the decoder its covariates."""
+        covariates = None if self.covariates is None else self.covariates(categorical)
+        hidden = self.decoder(latent if covariates is None else torch.cat([latent, covariates], 1))
         abr_hidden, metadata_hidden = hidden.split(
             [self.config.abr_embedding_dim, self.config.metadata_embedding_dim], dim=1
         )
+        if covariates is not None:
+            abr_hidden = torch.cat([abr_hidden, covariates], dim=1)
         abr = torch.sigmoid(self.abr_head(abr_hidden)) * self.abr_span + self.abr_low
         continuous, logits = self.metadata_head(metadata_hidden).tensor_split(
             [self.config.n_continuous], dim=1
@@ -285,7 +232,7 @@ class ContrastiveVAEDEC(nn.Module):
             if sample
             else mean
         )
-        abr_hat, continuous_hat, logits, pca_hat = self.decode(latent)
+        abr_hat, continuous_hat, logits, pca_hat = self.decode(latent, inputs.categorical)
         # Clusters assign the latent mean: the deterministic position that the full-data
         # pass behind the DEC target also uses, so P and Q describe the same points.
         log_assignment = self.clustering.log_assignment(mean) if assign else None

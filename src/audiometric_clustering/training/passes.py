@@ -43,7 +43,8 @@ def embed(model: ContrastiveVAEDEC, tensors: MouseTensors, batch_size: int = 819
                 batch = tensors.slice(start, start + batch_size).to(device)
                 mean, _ = model.encode(batch)
                 assignment = model.clustering.log_assignment(mean).exp()
-                parts.append((mean.float(), assignment.float(), model.decode(mean)[0].float()))
+                abr = model.decode(mean, batch.categorical)[0]
+                parts.append((mean.float(), assignment.float(), abr.float()))
     finally:
         model.train(was_training)
     if not parts:
