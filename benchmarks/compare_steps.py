@@ -7,6 +7,8 @@ separate benchmark runs cannot show a 10% change. This script exports the packag
 REVISION (``git archive``) under another name, builds both trainers on the same synthetic
 data, and alternates their steps one by one in one process, so that both medians share the
 drift. Prints, per stage, the median wall milliseconds per step of each and their ratio.
+The revision must have this checkout's training API (``training.loop``, ``model.MouseTensors``
+with the same fields): revisions from the autograd-only engine on.
 """
 
 from __future__ import annotations
@@ -27,8 +29,8 @@ from harness import REPO_ROOT
 from threadpoolctl import threadpool_limits
 from training_step import PACKAGE, step_runner, synthetic_tensors, time_alternated, trainer_for
 
-from audiometric_clustering.training.data import MouseTensors
-from audiometric_clustering.training.engine import StageTrainer
+from audiometric_clustering.model import MouseTensors
+from audiometric_clustering.training.loop import StageTrainer
 
 BASE_PACKAGE = "audiometric_clustering_base"
 
@@ -58,7 +60,7 @@ def trainer_on(
     args: argparse.Namespace,
 ) -> StageTrainer:
     """``trainer_for`` with ``package``'s code, on ``data`` converted to its tensor class."""
-    tensors = importlib.import_module(f"{package}.training.data").MouseTensors(**vars(data))
+    tensors = importlib.import_module(f"{package}.model").MouseTensors(**vars(data))
     train, validation = tensors.subset(~in_validation), tensors.subset(in_validation)
     return trainer_for(stage, train, validation, args.threads, args.device, package)
 

@@ -36,6 +36,7 @@ from harness import REPO_ROOT
 from threadpoolctl import threadpool_limits
 
 from audiometric_clustering.model import MouseTensors
+from audiometric_clustering.model.inputs import line_means
 from audiometric_clustering.training.loop import StageTrainer
 
 PACKAGE = "audiometric_clustering"
@@ -47,15 +48,19 @@ def synthetic_tensors(n_mice: int, rng: np.random.Generator) -> MouseTensors:
     n_controls = n_mice // 4
     sizes = rng.integers(4, 9, size=n_mice)
     lines = np.repeat(np.arange(len(sizes)), sizes)[: n_mice - n_controls]
+    abr = rng.uniform(0, 100, (n_mice, 6))
+    observed = rng.random((n_mice, 6)) > 0.05
+    line = np.r_[np.full(n_controls, -1), lines]
     return MouseTensors(
-        abr=torch.from_numpy(rng.uniform(0, 100, (n_mice, 6)).astype(np.float32)),
-        observed=torch.from_numpy((rng.random((n_mice, 6)) > 0.05).astype(np.float32)),
+        abr=torch.from_numpy(abr.astype(np.float32)),
+        observed=torch.from_numpy(observed.astype(np.float32)),
         continuous=torch.from_numpy(rng.normal(size=(n_mice, 2)).astype(np.float32)),
         categorical=torch.from_numpy(
             np.stack([rng.integers(0, size + 1, n_mice) for size in VOCABULARY_SIZES], 1)
         ),
         pca=torch.from_numpy(rng.normal(size=(n_mice, 2)).astype(np.float32)),
-        line=torch.from_numpy(np.r_[np.full(n_controls, -1), lines]),
+        line=torch.from_numpy(line),
+        line_abr=torch.from_numpy(line_means(abr, observed, line)),
     )
 
 

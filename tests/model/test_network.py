@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
@@ -14,6 +15,7 @@ from audiometric_clustering.model import (
     model_config_from,
 )
 from audiometric_clustering.model.attention import FrequencyAttention, _TokenAttention
+from audiometric_clustering.model.inputs import line_means
 from tests.parameters import parameters
 
 CARDINALITIES = [3, 3, 4, 5, 5, 4, 6]
@@ -30,6 +32,7 @@ def _inputs(n: int = 32, seed: int = 0) -> MouseTensors:
         ),
         pca=torch.randn(n, 2, generator=generator) * 30,
         line=torch.full((n,), -1),
+        line_abr=torch.rand(n, 6, generator=generator) * 100,
     )
 
 
@@ -196,3 +199,24 @@ def test_the_latent_sees_only_what_the_configuration_allows() -> None:
     assert not torch.equal(decoded, default.decode(same_latent, other_centre.categorical)[0])
     with pytest.raises(ValueError, match="decoder_covariates"):
         _config(decoder_covariates=["centre"])
+
+
+def test_line_means_use_measured_thresholds_of_the_line_only() -> None:
+    abr = np.array([[10.0, 50.0], [30.0, 70.0], [90.0, 5.0], [40.0, 40.0]])
+    observed = np.array([[1, 1], [1, 0], [1, 1], [1, 1]], dtype=bool)
+    line = np.array([0, 0, -1, 1])
+    means = line_means(abr, observed, line)
+    np.testing.assert_allclose(means[:2], [[20.0, 50.0], [20.0, 50.0]])  # 70 was imputed
+    np.testing.assert_allclose(means[2:], abr[2:])  # a control, and a line of one, keep their own
+    assert means.dtype == np.float32 and means.flags.c_contiguous
+
+
+def test_line_shrinkage_reads_a_mutant_partly_as_its_line() -> None:
+    inputs = _inputs()
+    torch.manual_seed(0)
+    shrunk = ContrastiveVAEDEC(_config(line_shrinkage=1.0))
+    as_line = MouseTensors(**{**vars(inputs), "abr": inputs.line_abr})
+    torch.testing.assert_close(shrunk.encode(inputs)[0], shrunk.encode(as_line)[0])
+    torch.manual_seed(0)
+    own = ContrastiveVAEDEC(_config(line_shrinkage=0.0))
+    assert not torch.allclose(own.encode(inputs)[0], own.encode(as_line)[0])

@@ -91,3 +91,21 @@ def test_batch_plan_splits_a_line_longer_than_a_batch() -> None:
 def test_batch_plan_of_no_mice() -> None:
     plan = plan_batches(np.zeros(0, dtype=int), 8, np.random.default_rng(0))
     assert plan.n_batches == 0 and plan.batches() == []
+
+
+@pytest.mark.parametrize("rng", [np.random.default_rng(3), None], ids=["shuffled", "fixed"])
+def test_one_centre_per_batch(rng: np.random.Generator | None) -> None:
+    """With a stratum (the centre), no batch mixes centres and lines still lie whole."""
+    line = _line_sizes(np.random.default_rng(0), 300, 400)
+    line_centre = np.random.default_rng(1).integers(0, 5, 300)
+    centre = np.where(line >= 0, line_centre[line], np.arange(len(line)) % 5)
+    plan = plan_batches(line, batch_size=64, rng=rng, stratum=centre)
+    np.testing.assert_array_equal(np.sort(plan.order), np.arange(len(line)))
+    assert np.diff(plan.bounds).max() <= 64
+    for start, stop in plan.batches():
+        rows = plan.order[start:stop]
+        assert len(set(centre[rows])) == 1
+        lines_here = set(line[rows][line[rows] >= 0])
+        assert all((line == code).sum() == (line[rows] == code).sum() for code in lines_here)
+    mixed = plan_batches(line, batch_size=64, rng=np.random.default_rng(3))
+    assert any(len(set(centre[mixed.order[a:b]])) > 1 for a, b in mixed.batches())

@@ -41,6 +41,7 @@ class ModelConfig:
     encoder_metadata: bool
     encoder_observed: bool
     decoder_covariates: list[str]
+    line_shrinkage: float
     n_continuous: int = len(CONTINUOUS_FEATURES)
     n_pca: int = len(PCA_FEATURES)
     n_frequencies: int = len(FREQUENCIES)
@@ -73,6 +74,12 @@ class ModelConfig:
         )
         if min(self.categorical_cardinalities, default=1) < 1:
             raise ValueError(f"cardinalities must be >= 1, got {self.categorical_cardinalities}")
+        _check(
+            "line_shrinkage",
+            self.line_shrinkage,
+            0 <= self.line_shrinkage <= 1,
+            "a number in [0, 1]",
+        )
         known = [name.removeprefix("cat_") for name in CATEGORICAL_FEATURES]
         _check(
             "decoder_covariates",

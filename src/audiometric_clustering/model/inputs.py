@@ -25,7 +25,9 @@ class MouseTensors:
     """The model's inputs for a set of mice, one row per mouse.
 
     ``line`` holds a code per knockout line (equal codes = same line) and -1 for controls,
-    which never count as anyone's line-mate.
+    which never count as anyone's line-mate. ``line_abr`` is the mean measured threshold of
+    the mouse's line (its own threshold for controls, and where its line measured none): the
+    line's audiogram, which the model may blend into its input (``model.line_shrinkage``).
     """
 
     abr: Tensor  # (N, 6) float32, dB
@@ -34,6 +36,7 @@ class MouseTensors:
     categorical: Tensor  # (N, 7) int64 codes, 0 = unknown
     pca: Tensor  # (N, 2) float32
     line: Tensor  # (N,) int64
+    line_abr: Tensor  # (N, 6) float32, dB
 
     @classmethod
     def from_frame(cls, model_input: pd.DataFrame) -> MouseTensors:
@@ -45,6 +48,7 @@ class MouseTensors:
             # a row-major copy: pandas may hand out read-only or column-major arrays
             return torch.from_numpy(np.array(model_input[list(names)].to_numpy(dtype), order="C"))
 
+        abr = model_input[list(ABR_FEATURES)].to_numpy(np.float64)
         return cls(
             abr=columns(ABR_FEATURES, np.float32),
             observed=columns(ABR_OBSERVED, np.float32),
@@ -52,6 +56,9 @@ class MouseTensors:
             categorical=columns(CATEGORICAL_FEATURES, np.int64),
             pca=columns(PCA_FEATURES, np.float32),
             line=torch.from_numpy(line.astype(np.int64)),
+            line_abr=torch.from_numpy(
+                line_means(abr, model_input[list(ABR_OBSERVED)].to_numpy() > 0.5, line)
+            ),
         )
 
     def __len__(self) -> int:
@@ -73,3 +80,22 @@ class MouseTensors:
     def slice(self, start: int, stop: int) -> MouseTensors:
         """Rows start:stop as views (no copy): the per-step batch of a reordered epoch."""
         return MouseTensors(**{f.name: getattr(self, f.name)[start:stop] for f in fields(self)})
+
+
+def line_means(abr: np.ndarray, observed: np.ndarray, line: np.ndarray) -> np.ndarray:
+    """Per mouse, the mean of its line's measured thresholds (float32, row-major).
+
+    Controls (line -1) and frequencies that no mouse of the line measured keep the mouse's
+    own value, so the result is always finite.
+    """
+    in_line = line >= 0
+    codes = np.where(in_line, line, 0)
+    n_lines = int(codes.max(initial=-1)) + 1
+    weights = (observed & in_line[:, None]).astype(np.float64)
+    sums = np.zeros((n_lines, abr.shape[1]))
+    counts = np.zeros((n_lines, abr.shape[1]))
+    np.add.at(sums, codes, np.where(weights > 0, abr, 0.0))
+    np.add.at(counts, codes, weights)
+    mean = sums[codes] / np.maximum(counts[codes], 1.0)
+    known = in_line[:, None] & (counts[codes] > 0)
+    return np.ascontiguousarray(np.where(known, mean, abr), dtype=np.float32)

@@ -189,7 +189,10 @@ class ContrastiveVAEDEC(nn.Module):
 
     def encode(self, inputs: MouseTensors) -> tuple[Tensor, Tensor]:
         """Latent mean and log-variance of these mice."""
-        level = ((inputs.abr - self.abr_low) / self.abr_span).T.contiguous()
+        abr = inputs.abr
+        if self.config.line_shrinkage:  # a mouse read partly as its line's audiogram
+            abr = torch.lerp(abr, inputs.line_abr, self.config.line_shrinkage)
+        level = ((abr - self.abr_low) / self.abr_span).T.contiguous()
         observed = inputs.observed if self.config.encoder_observed else torch.ones_like(level.T)
         tokens = self.frequency_attention(level, observed.T.contiguous())
         abr_embedding = torch.addmm(

@@ -13,9 +13,11 @@ import pandas as pd
 import torch
 from torch import Tensor
 
-from audiometric_clustering.impc.schema import SPLIT
+from audiometric_clustering.impc.schema import CATEGORICAL_FEATURES, SPLIT
 from audiometric_clustering.model.inputs import MouseTensors
 
+#: The centre's column among the categorical codes.
+CENTRE_COLUMN = CATEGORICAL_FEATURES.index("cat_phenotyping_center")
 TRAIN = "train"
 VALIDATION = "validation"
 
@@ -52,7 +54,10 @@ class BatchPlan:
 
 
 def plan_batches(
-    line: np.ndarray, batch_size: int, rng: np.random.Generator | None = None
+    line: np.ndarray,
+    batch_size: int,
+    rng: np.random.Generator | None = None,
+    stratum: np.ndarray | None = None,
 ) -> BatchPlan:
     """Order mice line by line (P x K batches) and cut at line boundaries.
 
@@ -61,6 +66,9 @@ def plan_batches(
     cuts move back to the start of the line that straddles them, so every line lies whole in
     one batch and nearly every mutant has its line-mates as contrastive positives. A line
     longer than a batch is split; ``n_positives`` counts only mates in the same batch.
+    With ``stratum`` (a code per mouse, the same for a line's mice, e.g. its centre) every
+    batch holds one stratum only: a line's contrastive negatives then come from its own
+    centre, so the centre cannot tell positives from negatives.
     """
     n_mice = len(line)
     if n_mice == 0:
@@ -68,16 +76,35 @@ def plan_batches(
         return BatchPlan(empty, np.zeros(1, dtype=np.int64), empty, empty)
     # Units: every line is one, every control its own (ids above all line codes).
     unit = np.where(line >= 0, line, line.max(initial=-1) + 1 + np.arange(n_mice))
+    strata = np.zeros(n_mice, dtype=np.int64) if stratum is None else np.asarray(stratum)
     if rng is None:
-        order = np.argsort(unit, kind="stable")
+        order = np.lexsort((unit, strata))
     else:
         shuffled = rng.permutation(n_mice)
         unit_ids, unit_index = np.unique(unit[shuffled], return_inverse=True)
         unit_rank = rng.permutation(len(unit_ids))[unit_index]
-        order = shuffled[np.argsort(unit_rank, kind="stable")]
-    ordered_unit = unit[order]
+        stratum_rank = np.zeros(n_mice, dtype=np.int64)
+        if stratum is not None:
+            stratum_ids, stratum_index = np.unique(strata[shuffled], return_inverse=True)
+            stratum_rank = rng.permutation(len(stratum_ids))[stratum_index]
+        order = shuffled[np.lexsort((unit_rank, stratum_rank))]
+    ordered_unit, ordered_stratum = unit[order], strata[order]
     unit_start = np.flatnonzero(np.r_[True, ordered_unit[1:] != ordered_unit[:-1]])
-    bounds = _cut_at_unit_starts(unit_start, n_mice, batch_size)
+    stratum_start = np.flatnonzero(np.r_[True, ordered_stratum[1:] != ordered_stratum[:-1]])
+    stratum_stop = np.r_[stratum_start[1:], n_mice]
+    bounds = np.unique(
+        np.concatenate(
+            [
+                start
+                + _cut_at_unit_starts(
+                    unit_start[(unit_start >= start) & (unit_start < stop)] - start,
+                    stop - start,
+                    batch_size,
+                )
+                for start, stop in zip(stratum_start, stratum_stop, strict=True)
+            ]
+        )
+    )
     starts_group = np.zeros(n_mice, dtype=bool)
     starts_group[unit_start] = True
     starts_group[bounds[:-1]] = True
@@ -121,8 +148,10 @@ class EpochBatches:
         batch_size: int,
         rng: np.random.Generator | None,
         device: torch.device,
+        one_centre_per_batch: bool = False,
     ) -> EpochBatches:
-        plan = plan_batches(data.line.cpu().numpy(), batch_size, rng)
+        stratum = data.categorical[:, CENTRE_COLUMN].cpu().numpy() if one_centre_per_batch else None
+        plan = plan_batches(data.line.cpu().numpy(), batch_size, rng, stratum)
         order = torch.from_numpy(plan.order).to(device)
         return cls(
             data=data.subset(order),

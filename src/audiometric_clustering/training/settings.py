@@ -48,6 +48,7 @@ class StageSettings:
     seed: int
     epochs: int
     batch_size: int
+    one_centre_per_batch: bool
     learning_rate: float
     min_learning_rate: float
     early_stopping_patience: int
@@ -67,6 +68,7 @@ class StageSettings:
 _RULES: dict[str, tuple[tuple[type, ...], float | None, float | None, bool]] = {
     "epochs": ((int,), 1, None, False),
     "batch_size": ((int,), 2, None, False),
+    "one_centre_per_batch": ((bool,), None, None, False),
     "learning_rate": ((int, float), 0, None, False),
     "min_learning_rate": ((int, float), 0, None, False),
     "early_stopping_patience": ((int,), 1, None, False),
