@@ -12,7 +12,6 @@ The loop never imports MLflow: callers pass ``on_epoch_end(epoch, metrics)``.
 from __future__ import annotations
 
 import logging
-import math
 import time
 import warnings
 from collections.abc import Callable
@@ -35,7 +34,13 @@ from audiometric_clustering.training.diagnostics import (
 )
 from audiometric_clustering.training.optimiser import Optimiser
 from audiometric_clustering.training.passes import embed, mean_loss_terms, soft_assignment
-from audiometric_clustering.training.progress import Progress, last_checkpoint, restore
+from audiometric_clustering.training.progress import (
+    Progress,
+    epoch_metrics,
+    last_checkpoint,
+    log_progress,
+    restore,
+)
 from audiometric_clustering.training.runtime import (
     autocast,
     cudnn_benchmark,
@@ -106,7 +111,10 @@ class StageTrainer:
         return autocast(self.device, self.mixed_precision)
 
     def plan_epoch(self, data: MouseTensors, rng: np.random.Generator | None) -> EpochBatches:
-        return EpochBatches.for_epoch(data, self.settings.batch_size, rng, self.device)
+        settings = self.settings
+        return EpochBatches.for_epoch(
+            data, settings.batch_size, rng, self.device, settings.one_centre_per_batch
+        )
 
     # --- one step -----------------------------------------------------------------------
 
@@ -232,7 +240,9 @@ class StageTrainer:
                     # with a zero learning rate no step counts as one, which torch flags
                     warnings.filterwarnings("ignore", "Detected call of `lr_scheduler.step")
                     self.optimiser.end_epoch()
-                metrics = self._epoch_metrics(epoch, train_terms, self.validate(), learning_rate)
+                metrics = epoch_metrics(
+                    settings, epoch, train_terms, self.validate(), learning_rate
+                )
                 metrics |= {"steps": float(steps), "steps_seconds": steps_seconds}
                 converged = False
                 if clustering:
@@ -256,51 +266,12 @@ class StageTrainer:
                         settings, self.model, self.optimiser, self.rng, progress
                     )
                     save_atomic(state, settings.last_checkpoint_path)
-                self._log_progress(epoch, metrics, stopping)
+                log_progress(settings, epoch, metrics, stopping)
                 if on_epoch_end is not None:
                     on_epoch_end(epoch, metrics)
                 if stopping:
                     break
             return self._result(progress)
-
-    def _epoch_metrics(
-        self, epoch: int, train_terms: list[float], validation_terms: list[float], lr: float
-    ) -> dict[str, float]:
-        """Train loss with this epoch's (warming-up) weights; validation loss with the full
-        weights from the first epoch, so the best-checkpoint choice compares equal objectives."""
-        names = self.objective.terms
-        weights, full = self.objective.weights_at(epoch), self.objective.weights_at(None)
-        metrics = {"loss": sum(w * t for w, t in zip(weights, train_terms, strict=True))}
-        metrics |= {f"loss_{n}": v for n, v in zip(names, train_terms, strict=True)}
-        metrics["val_loss"] = sum(w * t for w, t in zip(full, validation_terms, strict=True))
-        metrics |= {f"val_loss_{n}": v for n, v in zip(names, validation_terms, strict=True)}
-        metrics["lr"] = lr
-        if not all(math.isfinite(value) for value in metrics.values()):
-            raise FloatingPointError(f"{self.settings.stage} epoch {epoch}: {metrics}")
-        return metrics
-
-    def _log_progress(self, epoch: int, metrics: dict[str, float], stopping: bool) -> None:
-        every, epochs = self.settings.log_every_n_epochs, self.settings.epochs
-        if epoch == 0 or epoch == epochs - 1 or stopping or (epoch + 1) % every == 0:
-            clusters = ""
-            if self.settings.clustering:
-                clusters = (
-                    f" largest cluster {metrics['largest_cluster_share']:.0%},"
-                    f" {metrics['clusters_used']:.0f} used,"
-                    f" {metrics['assignment_change']:.2%} changed cluster"
-                )
-            logger.info(
-                "%s epoch %d/%d: loss %.4f val %.4f lr %.2e%s (%.2f s)%s",
-                self.settings.stage,
-                epoch + 1,
-                epochs,
-                metrics["loss"],
-                metrics["val_loss"],
-                metrics["lr"],
-                clusters,
-                metrics["epoch_seconds"],
-                "; early stop" if stopping else "",
-            )
 
     def _result(self, progress: Progress) -> StageResult:
         stage = self.settings.stage

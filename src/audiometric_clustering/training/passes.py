@@ -13,6 +13,12 @@ from audiometric_clustering.model import ContrastiveVAEDEC, MouseTensors
 from audiometric_clustering.model.objective import Batch, Objective
 from audiometric_clustering.training.batching import EpochBatches
 
+#: Keys of an embeddings file (``latent_embeddings``, ``inference_embeddings``: npz).
+SPECIMENS = "specimen_id"
+LATENT = "latent_mean"
+SOFT_ASSIGNMENT = "soft_assignment"
+RECONSTRUCTION = "abr_reconstruction"
+
 
 @dataclass(frozen=True)
 class Embedding:

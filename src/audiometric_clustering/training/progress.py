@@ -111,3 +111,53 @@ def load_resume_state(settings: StageSettings) -> dict[str, Any] | None:
         logger.info("resume: no last checkpoint at %s, starting afresh", path)
         return None
     return torch.load(path, map_location="cpu", weights_only=True)
+
+
+def epoch_metrics(
+    settings: StageSettings,
+    epoch: int,
+    train_terms: list[float],
+    validation_terms: list[float],
+    learning_rate: float,
+) -> dict[str, float]:
+    """Train loss with this epoch's (warming-up) weights; validation loss with the full
+    weights from the first epoch, so the best-checkpoint choice compares equal objectives."""
+    objective = settings.objective
+    names = objective.terms
+    weights, full = objective.weights_at(epoch), objective.weights_at(None)
+    metrics = {"loss": sum(w * t for w, t in zip(weights, train_terms, strict=True))}
+    metrics |= {f"loss_{n}": v for n, v in zip(names, train_terms, strict=True)}
+    metrics["val_loss"] = sum(w * t for w, t in zip(full, validation_terms, strict=True))
+    metrics |= {f"val_loss_{n}": v for n, v in zip(names, validation_terms, strict=True)}
+    metrics["lr"] = learning_rate
+    if not all(math.isfinite(value) for value in metrics.values()):
+        raise FloatingPointError(f"{settings.stage} epoch {epoch}: {metrics}")
+    return metrics
+
+
+def log_progress(
+    settings: StageSettings, epoch: int, metrics: dict[str, float], stopping: bool
+) -> None:
+    """A progress line every ``log_every_n_epochs`` epochs, and at the first and last."""
+    every, epochs = settings.log_every_n_epochs, settings.epochs
+    if not (epoch == 0 or epoch == epochs - 1 or stopping or (epoch + 1) % every == 0):
+        return
+    clusters = ""
+    if settings.clustering:
+        clusters = (
+            f" largest cluster {metrics['largest_cluster_share']:.0%},"
+            f" {metrics['clusters_used']:.0f} used,"
+            f" {metrics['assignment_change']:.2%} changed cluster"
+        )
+    logger.info(
+        "%s epoch %d/%d: loss %.4f val %.4f lr %.2e%s (%.2f s)%s",
+        settings.stage,
+        epoch + 1,
+        epochs,
+        metrics["loss"],
+        metrics["val_loss"],
+        metrics["lr"],
+        clusters,
+        metrics["epoch_seconds"],
+        "; early stop" if stopping else "",
+    )

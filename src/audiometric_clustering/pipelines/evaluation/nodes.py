@@ -53,14 +53,16 @@ from audiometric_clustering.impc.schema import (
 )
 from audiometric_clustering.model import MouseTensors
 from audiometric_clustering.training.checkpoints import model_from_checkpoint
-from audiometric_clustering.training.passes import Embedding, embed
+from audiometric_clustering.training.passes import (
+    LATENT,
+    RECONSTRUCTION,
+    SOFT_ASSIGNMENT,
+    SPECIMENS,
+    Embedding,
+    embed,
+)
 
 logger = logging.getLogger(__name__)
-
-SPECIMENS = SPECIMEN_ID  # npz keys of the latent_embeddings file
-LATENT = "latent_mean"
-SOFT_ASSIGNMENT = "soft_assignment"
-RECONSTRUCTION = "abr_reconstruction"
 
 
 def embed_mice(

@@ -40,9 +40,8 @@ from audiometric_clustering.inference.categories import (
 from audiometric_clustering.inference.report import inference_report
 from audiometric_clustering.inference.similarity import line_embeddings, new_line_summary
 from audiometric_clustering.model import MouseTensors
-from audiometric_clustering.pipelines.evaluation.nodes import LATENT, SOFT_ASSIGNMENT, SPECIMENS
 from audiometric_clustering.training.checkpoints import model_from_checkpoint
-from audiometric_clustering.training.passes import embed
+from audiometric_clustering.training.passes import LATENT, SOFT_ASSIGNMENT, SPECIMENS, embed
 
 logger = logging.getLogger(__name__)
 
