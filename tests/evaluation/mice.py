@@ -9,6 +9,7 @@ from audiometric_clustering.impc.schema import (
     ABR_FEATURES,
     ABR_OBSERVED,
     ALLELE,
+    BEYOND_RANGE_FEATURES,
     CENTRE,
     GENE,
     IS_CONTROL,
@@ -61,6 +62,9 @@ def build_mice(seed: int = 0) -> tuple[pd.DataFrame, np.ndarray]:
                         SPLIT: "train" if len(rows) % 5 else "validation",
                         **dict(zip(RAW_ABR, raw, strict=True)),
                         **dict(zip(ABR_FEATURES, REFERENCE_DB + elevation, strict=True)),
+                        **dict(
+                            zip(BEYOND_RANGE_FEATURES, np.maximum(elevation - 10, 0), strict=True)
+                        ),
                         **dict.fromkeys(ABR_OBSERVED, 1.0),
                     }
                 )

@@ -58,7 +58,13 @@ def _checkpoints(mice: pd.DataFrame) -> tuple[dict, dict]:
     )
     model = ContrastiveVAEDEC(config)
     pretrained = checkpoint_from_model(model, "pretraining", 1, {"val_loss": 1.0})
-    initialise_centres(model, MouseTensors.from_frame(mice), n_init=2, max_iter=50, seed=0)
+    initialise_centres(
+        model,
+        MouseTensors.from_frame(mice, parameters("model")["abr_scale"]),
+        n_init=2,
+        max_iter=50,
+        seed=0,
+    )
     return pretrained, checkpoint_from_model(model, "joint", 2, {"val_loss": 0.5})
 
 

@@ -17,13 +17,15 @@ from tests.parameters import parameters, with_changes
 from tests.training.synthetic_frame import preprocessor_state
 
 N_CLUSTERS = 6
+#: The scale of thresholds the default model reads (model.abr_scale).
+SCALE = parameters("model")["abr_scale"]
 #: Small and quick, and never writing a resume checkpoint into the project's data/.
 FAST = {"epochs": 2, "batch_size": 128, "log_every_n_epochs": 1, "last_checkpoint_path": None}
 JOINT = {"warmup_epochs": 2}
 
 
 def new_model(frame: pd.DataFrame, seed: int) -> ContrastiveVAEDEC:
-    train, _ = split_tensors(frame)
+    train, _ = split_tensors(frame, SCALE)
     seed_everything(seed)
     sizes = parameters("model") | {"n_clusters": N_CLUSTERS}
     model = ContrastiveVAEDEC(model_config_from(sizes, preprocessor_state()))
@@ -41,12 +43,14 @@ def joint_settings(seed: int, **changes: Any) -> StageSettings:
 
 def pretrain(frame: pd.DataFrame, seed: int, **changes: Any) -> StageResult:
     settings = pretrain_settings(seed, **changes)
-    return train_stage(new_model(frame, seed), *split_tensors(frame), settings)
+    return train_stage(new_model(frame, seed), *split_tensors(frame, SCALE), settings)
 
 
 def initialise(frame: pd.DataFrame, pretrained: dict[str, Any], seed: int) -> dict[str, Any]:
     model = model_from_checkpoint(pretrained)
-    summary = initialise_centres(model, split_tensors(frame)[0], n_init=3, max_iter=300, seed=seed)
+    summary = initialise_centres(
+        model, split_tensors(frame, SCALE)[0], n_init=3, max_iter=300, seed=seed
+    )
     return checkpoint_from_model(model, "cluster_init", pretrained["epoch"], summary)
 
 
@@ -54,4 +58,4 @@ def joint(
     frame: pd.DataFrame, initialised: dict[str, Any], seed: int, **changes: Any
 ) -> StageResult:
     model = model_from_checkpoint(initialised).train()
-    return train_stage(model, *split_tensors(frame), joint_settings(seed, **changes))
+    return train_stage(model, *split_tensors(frame, SCALE), joint_settings(seed, **changes))

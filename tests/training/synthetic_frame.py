@@ -13,6 +13,7 @@ from audiometric_clustering.impc.schema import (
     ABR_FEATURES,
     ABR_OBSERVED,
     ALLELE,
+    BEYOND_RANGE_FEATURES,
     CATEGORICAL_FEATURES,
     CENTRE,
     CONTINUOUS_FEATURES,
@@ -92,7 +93,13 @@ def make_model_input(n_mice: int = 600, seed: int = 0) -> pd.DataFrame:
             SPLIT: np.where(in_validation, "validation", "train"),
         }
     )
-    for columns, values in ((RAW_ABR, raw), (ABR_FEATURES, abr), (ABR_OBSERVED, observed)):
+    beyond = np.clip(abr - 15.0, 0.0, None)  # a reference range reaching 15 dB
+    for columns, values in (
+        (RAW_ABR, raw),
+        (ABR_FEATURES, abr),
+        (BEYOND_RANGE_FEATURES, beyond),
+        (ABR_OBSERVED, observed),
+    ):
         frame[list(columns)] = values
     frame[list(CONTINUOUS_FEATURES)] = rng.normal(size=(n_mice, 2))
     for column, size in zip(CATEGORICAL_FEATURES, VOCABULARY_SIZES, strict=True):

@@ -6,9 +6,11 @@ import numpy as np
 import pytest
 import torch
 
-from audiometric_clustering.impc.schema import ABR_FEATURES, LINE_ID, SPLIT
+from audiometric_clustering.impc.schema import LINE_ID, SPLIT
 from audiometric_clustering.model import MouseTensors
+from audiometric_clustering.model.inputs import ABR_SCALES
 from audiometric_clustering.training.batching import plan_batches, split_tensors
+from tests.training.stages import SCALE
 from tests.training.synthetic_frame import make_model_input
 
 
@@ -18,15 +20,19 @@ def frame():
 
 
 def test_from_frame_follows_the_contract(frame) -> None:
-    tensors = MouseTensors.from_frame(frame)
+    tensors = MouseTensors.from_frame(frame, SCALE)
     assert len(tensors) == 300
     assert tensors.abr.dtype == torch.float32 and tensors.abr.shape == (300, 6)
     assert tensors.categorical.dtype == torch.int64 and tensors.categorical.shape == (300, 7)
     assert tensors.continuous.shape == tensors.pca.shape == (300, 2)
     assert tensors.abr.is_contiguous() and tensors.categorical.is_contiguous()  # cheap slices
-    np.testing.assert_array_equal(
-        tensors.abr.numpy(), frame[list(ABR_FEATURES)].to_numpy(np.float32)
-    )
+    for scale, columns in ABR_SCALES.items():  # the thresholds on the scale asked for
+        np.testing.assert_array_equal(
+            MouseTensors.from_frame(frame, scale).abr.numpy(),
+            frame[list(columns)].to_numpy(np.float32),
+        )
+    with pytest.raises(ValueError, match="abr_scale = 'dB'"):
+        MouseTensors.from_frame(frame, "dB")
     line = tensors.line.numpy()
     assert (line[frame["is_control"].to_numpy()] == -1).all()
     mutants = frame[LINE_ID].to_numpy() != ""
@@ -36,13 +42,13 @@ def test_from_frame_follows_the_contract(frame) -> None:
 
 
 def test_split_and_subset(frame) -> None:
-    train, validation = split_tensors(frame)
+    train, validation = split_tensors(frame, SCALE)
     assert len(train) == (frame[SPLIT] == "train").sum()
     assert len(validation) == (frame[SPLIT] == "validation").sum()
     rows = np.array([5, 2])
-    part = MouseTensors.from_frame(frame).subset(rows)
+    part = MouseTensors.from_frame(frame, SCALE).subset(rows)
     np.testing.assert_array_equal(
-        part.abr.numpy(), frame[list(ABR_FEATURES)].to_numpy(np.float32)[rows]
+        part.abr.numpy(), frame[list(ABR_SCALES[SCALE])].to_numpy(np.float32)[rows]
     )
 
 

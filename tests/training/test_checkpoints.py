@@ -24,7 +24,7 @@ from audiometric_clustering.training.diagnostics import (
     split_largest_into_empty,
 )
 from audiometric_clustering.training.passes import embed
-from tests.training.stages import new_model
+from tests.training.stages import SCALE, new_model
 from tests.training.synthetic_frame import make_model_input
 
 
@@ -61,7 +61,7 @@ def test_failed_save_keeps_the_previous_file(tmp_path: Path) -> None:
 
 
 def test_rebuilt_model_embeds_identically(model, frame) -> None:
-    tensors = MouseTensors.from_frame(frame)
+    tensors = MouseTensors.from_frame(frame, SCALE)
     rebuilt = model_from_checkpoint(checkpoint_from_model(model, "pretrain", 0, {}))
     assert not rebuilt.training
     original, copy = embed(model, tensors), embed(rebuilt, tensors)
@@ -70,7 +70,7 @@ def test_rebuilt_model_embeds_identically(model, frame) -> None:
 
 
 def test_embedding_shapes_ranges_and_batch_independence(model, frame) -> None:
-    tensors = MouseTensors.from_frame(frame)
+    tensors = MouseTensors.from_frame(frame, SCALE)
     whole = embed(model, tensors)
     assert whole.latent_mean.shape == (200, 10)
     assert whole.soft_assignment.shape == (200, 6)
@@ -85,7 +85,7 @@ def test_embedding_shapes_ranges_and_batch_independence(model, frame) -> None:
 
 
 def test_cluster_init_writes_kmeans_centres(model, frame) -> None:
-    train, _ = split_tensors(frame)
+    train, _ = split_tensors(frame, SCALE)
     summary = initialise_centres(model, train, n_init=4, max_iter=300, seed=0)
     latent = embed(model, train).latent_mean.astype(np.float64)
     reference = KMeans(n_clusters=6, n_init=4, max_iter=300, random_state=0).fit(latent)

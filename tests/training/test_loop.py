@@ -15,7 +15,7 @@ from audiometric_clustering.model import MouseTensors
 from audiometric_clustering.training.checkpoints import model_from_checkpoint
 from audiometric_clustering.training.passes import embed
 from tests.training import stages
-from tests.training.stages import initialise, joint, pretrain
+from tests.training.stages import SCALE, initialise, joint, pretrain
 from tests.training.synthetic_frame import make_model_input
 
 
@@ -79,7 +79,7 @@ def test_same_seed_gives_identical_clusters_on_cpu(frame) -> None:
         pretrained = pretrain(frame, seed)
         trained = joint(frame, initialise(frame, pretrained.best, seed), seed)
         model = model_from_checkpoint(trained.final)
-        return embed(model, MouseTensors.from_frame(frame)).soft_assignment, trained.final
+        return embed(model, MouseTensors.from_frame(frame, SCALE)).soft_assignment, trained.final
 
     first, first_checkpoint = assignments(seed=11)
     second, second_checkpoint = assignments(seed=11)
@@ -123,13 +123,15 @@ def test_resume_continues_an_interrupted_stage_exactly(frame, tmp_path: Path) ->
     settings = stages.pretrain_settings(5, **params)
     model = stages.new_model(frame, 5)
     with pytest.raises(KeyboardInterrupt):
-        stages.train_stage(model, *stages.split_tensors(frame), settings, crash_after_second_epoch)
+        stages.train_stage(
+            model, *stages.split_tensors(frame, stages.SCALE), settings, crash_after_second_epoch
+        )
     state = torch.load(last, weights_only=True)
     assert state["epoch"] == 1 and "optimizer" in state and not state["progress"]["completed"]
 
     resumed = stages.train_stage(
         stages.new_model(frame, 99),  # different start: everything must come from the file
-        *stages.split_tensors(frame),
+        *stages.split_tensors(frame, stages.SCALE),
         settings,
         resume_state=state,
     )
@@ -139,7 +141,7 @@ def test_resume_continues_an_interrupted_stage_exactly(frame, tmp_path: Path) ->
 
     completed = stages.train_stage(
         stages.new_model(frame, 99),
-        *stages.split_tensors(frame),
+        *stages.split_tensors(frame, stages.SCALE),
         settings,
         resume_state=torch.load(last, weights_only=True),
     )
@@ -179,7 +181,7 @@ def test_on_epoch_end_gets_every_metric(frame, pretrained) -> None:
     initialised = initialise(frame, pretrained.best, seed=0)
     stages.train_stage(
         model_from_checkpoint(initialised),
-        *stages.split_tensors(frame),
+        *stages.split_tensors(frame, stages.SCALE),
         stages.joint_settings(0),
         on_epoch_end=lambda epoch, metrics: calls.append((epoch, metrics)),
     )

@@ -17,10 +17,12 @@ import pandas as pd
 
 from audiometric_clustering.impc.cohort import TRAIN
 from audiometric_clustering.impc.lines import build_line_id, is_control
+from audiometric_clustering.impc.reference_range import beyond_reference_range, fit_reference_range
 from audiometric_clustering.impc.schema import (
     ABR_FEATURES,
     ABR_OBSERVED,
     ALLELE,
+    BEYOND_RANGE_FEATURES,
     CATEGORICAL_FEATURES,
     CATEGORICAL_METADATA,
     CENTRE,
@@ -57,6 +59,7 @@ MODEL_INPUT_COLUMNS: tuple[str, ...] = (
     *RAW_ABR,
     *ABR_FEATURES,
     *ABR_OBSERVED,
+    *BEYOND_RANGE_FEATURES,
     *CONTINUOUS_FEATURES,
     *CATEGORICAL_FEATURES,
     *PCA_FEATURES,
@@ -281,7 +284,16 @@ def fit_preprocessor(frame: pd.DataFrame, params: Mapping[str, Any]) -> dict[str
     }
     train_rows = (frame[SPLIT] == TRAIN).to_numpy() if SPLIT in frame else np.ones(len(frame), bool)
     train = frame.loc[train_rows]
-    features, _ = abr_features(frame, state, resolve_baselines(frame, state))
+    features, observed = abr_features(frame, state, resolve_baselines(frame, state))
+    reference_range = params["reference_range"]
+    state["reference_range"] = fit_reference_range(
+        features,
+        observed,
+        is_control(frame).to_numpy(dtype=bool),
+        frame[CENTRE],
+        float(reference_range["width_sd"]),
+        int(reference_range["min_controls"]),
+    )
     state["continuous"] = _fit_continuous(train)
     state["vocabularies"] = _fit_vocabularies(train)
     state["categorical_columns"] = dict(
@@ -326,6 +338,13 @@ def apply_preprocessor(frame: pd.DataFrame, state: Mapping[str, Any]) -> pd.Data
     columns.update(zip(RAW_ABR, raw.T, strict=True))
     columns.update(zip(ABR_FEATURES, features.T, strict=True))
     columns.update(zip(ABR_OBSERVED, observed.T, strict=True))
+    if "reference_range" not in state:
+        raise ValueError(
+            "the preprocessor state has no control reference range (an older "
+            "preprocessor_state.json): run `kedro run --pipeline data_processing` again"
+        )
+    beyond = beyond_reference_range(features, frame[CENTRE], state["reference_range"])
+    columns.update(zip(BEYOND_RANGE_FEATURES, beyond.T, strict=True))
     for feature, column in zip(CONTINUOUS_FEATURES, CONTINUOUS_METADATA, strict=True):
         stats = state["continuous"][column]
         standardised = (frame[column].to_numpy(dtype="float64") - stats["mean"]) / stats["std"]

@@ -42,6 +42,7 @@ class ModelConfig:
     encoder_observed: bool
     decoder_covariates: list[str]
     line_shrinkage: float
+    abr_scale: str
     n_continuous: int = len(CONTINUOUS_FEATURES)
     n_pca: int = len(PCA_FEATURES)
     n_frequencies: int = len(FREQUENCIES)
@@ -80,6 +81,8 @@ class ModelConfig:
             0 <= self.line_shrinkage <= 1,
             "a number in [0, 1]",
         )
+        scales = ["beyond_range", "referenced"]
+        _check("abr_scale", self.abr_scale, self.abr_scale in scales, f"one of {scales}")
         known = [name.removeprefix("cat_") for name in CATEGORICAL_FEATURES]
         _check(
             "decoder_covariates",

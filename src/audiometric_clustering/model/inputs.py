@@ -12,12 +12,18 @@ from torch import Tensor
 from audiometric_clustering.impc.schema import (
     ABR_FEATURES,
     ABR_OBSERVED,
+    BEYOND_RANGE_FEATURES,
     CATEGORICAL_FEATURES,
     CONTINUOUS_FEATURES,
     IS_CONTROL,
     LINE_ID,
     PCA_FEATURES,
 )
+
+#: The thresholds the model reads and reconstructs: "beyond_range", dB beyond the centre's
+#: control reference range (impc/reference_range.py), or "referenced", the control-referenced
+#: thresholds on the dB scale (the training guide's).
+ABR_SCALES = {"beyond_range": BEYOND_RANGE_FEATURES, "referenced": ABR_FEATURES}
 
 
 @dataclass(frozen=True)
@@ -30,7 +36,7 @@ class MouseTensors:
     line's audiogram, which the model may blend into its input (``model.line_shrinkage``).
     """
 
-    abr: Tensor  # (N, 6) float32, dB
+    abr: Tensor  # (N, 6) float32, dB on the model's scale (see ABR_SCALES)
     observed: Tensor  # (N, 6) float32, 1 measured / 0 imputed
     continuous: Tensor  # (N, 2) float32, standardised
     categorical: Tensor  # (N, 7) int64 codes, 0 = unknown
@@ -39,7 +45,11 @@ class MouseTensors:
     line_abr: Tensor  # (N, 6) float32, dB
 
     @classmethod
-    def from_frame(cls, model_input: pd.DataFrame) -> MouseTensors:
+    def from_frame(cls, model_input: pd.DataFrame, abr_scale: str) -> MouseTensors:
+        """The mice of a model-input table, thresholds on ``abr_scale`` (``model.abr_scale``)."""
+        if abr_scale not in ABR_SCALES:
+            raise ValueError(f"abr_scale = {abr_scale!r}: expected one of {list(ABR_SCALES)}")
+        abr_columns = ABR_SCALES[abr_scale]
         controls = model_input[IS_CONTROL].to_numpy(dtype=bool)
         line_codes, _ = pd.factorize(model_input[LINE_ID].astype("str"))
         line = np.where(controls | (model_input[LINE_ID].astype("str") == ""), -1, line_codes)
@@ -48,9 +58,9 @@ class MouseTensors:
             # a row-major copy: pandas may hand out read-only or column-major arrays
             return torch.from_numpy(np.array(model_input[list(names)].to_numpy(dtype), order="C"))
 
-        abr = model_input[list(ABR_FEATURES)].to_numpy(np.float64)
+        abr = model_input[list(abr_columns)].to_numpy(np.float64)
         return cls(
-            abr=columns(ABR_FEATURES, np.float32),
+            abr=columns(abr_columns, np.float32),
             observed=columns(ABR_OBSERVED, np.float32),
             continuous=columns(CONTINUOUS_FEATURES, np.float32),
             categorical=columns(CATEGORICAL_FEATURES, np.int64),

@@ -22,9 +22,9 @@ TRAIN = "train"
 VALIDATION = "validation"
 
 
-def split_tensors(model_input: pd.DataFrame) -> tuple[MouseTensors, MouseTensors]:
+def split_tensors(model_input: pd.DataFrame, abr_scale: str) -> tuple[MouseTensors, MouseTensors]:
     """Training and validation mice by the table's ``split`` column (lines lie wholly in one)."""
-    tensors = MouseTensors.from_frame(model_input)
+    tensors = MouseTensors.from_frame(model_input, abr_scale)
     split = model_input[SPLIT].to_numpy()
     return tensors.subset(np.flatnonzero(split == TRAIN)), tensors.subset(
         np.flatnonzero(split == VALIDATION)

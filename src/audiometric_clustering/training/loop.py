@@ -251,12 +251,15 @@ class StageTrainer:
                     metrics["clusters_reseeded"] = float(reseeded)
                     previous, labels = labels, assignment.argmax(1)
                     metrics["assignment_change"] = (labels != previous).float().mean().item()
-                    converged = (
-                        epoch + 1 >= (self.objective.warmup_epochs or 0)
-                        and metrics["assignment_change"] < clustering.assignment_change_tolerance
+                    tolerance = clustering.assignment_change_tolerance
+                    converged = epoch + 1 >= (self.objective.warmup_epochs or 0) and (
+                        metrics["assignment_change"] < tolerance
                     )
                 metrics["epoch_seconds"] = time.perf_counter() - started
-                progress.record(settings.stage, epoch, metrics, self.model)
+                # Before the warm-up ends the clustering terms are not yet at full weight:
+                # a model that DEC has barely moved would win on validation loss.
+                warmed_up = epoch + 1 >= (self.objective.warmup_epochs or 0)
+                progress.record(settings.stage, epoch, metrics, self.model, warmed_up)
                 stopping = (
                     converged or progress.epochs_since_best >= settings.early_stopping_patience
                 )
@@ -276,13 +279,14 @@ class StageTrainer:
     def _result(self, progress: Progress) -> StageResult:
         stage = self.settings.stage
         final = checkpoint_from_model(self.model, stage, progress.last_epoch, progress.last_metrics)
+        best = progress.best or final  # a stage that ended within its warm-up
         if self.settings.clustering:
-            for name, checkpoint in (("best", progress.best), ("final", final)):
+            for name, checkpoint in (("best", best), ("final", final)):
                 sizes = cluster_sizes(checkpoint["metrics"])
                 problem = collapse_message(sizes, self.settings.clustering.max_cluster_share)
                 if problem:
                     logger.warning("%s: %s model collapsed: %s", stage, name, problem)
-        return StageResult(best=progress.best, final=final, history=progress.history)
+        return StageResult(best=best, final=final, history=progress.history)
 
 
 def train_stage(

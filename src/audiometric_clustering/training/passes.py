@@ -18,6 +18,7 @@ SPECIMENS = "specimen_id"
 LATENT = "latent_mean"
 SOFT_ASSIGNMENT = "soft_assignment"
 RECONSTRUCTION = "abr_reconstruction"
+ABR_SCALE = "abr_scale"  # the scale of the reconstruction (model.abr_scale)
 
 
 @dataclass(frozen=True)

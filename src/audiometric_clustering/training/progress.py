@@ -47,12 +47,20 @@ class Progress:
         return {name: values[-1] for name, values in self.history.items() if name != "epoch"}
 
     def record(
-        self, stage: str, epoch: int, metrics: dict[str, float], model: ContrastiveVAEDEC
+        self,
+        stage: str,
+        epoch: int,
+        metrics: dict[str, float],
+        model: ContrastiveVAEDEC,
+        eligible: bool = True,
     ) -> None:
-        """Append the epoch's metrics; keep a checkpoint when its validation loss is the best."""
+        """Append the epoch's metrics; keep a checkpoint when its validation loss is the best
+        of the ``eligible`` epochs (the others count towards no patience either)."""
         self.history.setdefault("epoch", []).append(float(epoch))
         for name, value in metrics.items():
             self.history.setdefault(name, []).append(float(value))
+        if not eligible:
+            return
         if metrics["val_loss"] < self.best_val_loss:
             self.best_val_loss = metrics["val_loss"]
             self.best = checkpoint_from_model(model, stage, epoch, metrics)

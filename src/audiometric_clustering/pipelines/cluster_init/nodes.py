@@ -28,7 +28,7 @@ def initialise_clusters(
 ) -> dict[str, Any]:
     """The pretrained model with k-means centres (fitted on the training mice) in its DEC layer."""
     model = model_from_checkpoint(pretrained_model)
-    train, _ = split_tensors(model_input)
+    train, _ = split_tensors(model_input, model.config.abr_scale)
     summary = initialise_centres(
         model,
         train,

@@ -44,16 +44,17 @@ from audiometric_clustering.evaluation.report import (
     top_enriched_lines,
 )
 from audiometric_clustering.impc.schema import (
-    ABR_FEATURES,
     ABR_OBSERVED,
     CENTRE,
     FREQUENCIES,
     SPECIMEN_ID,
     SPLIT,
 )
-from audiometric_clustering.model import MouseTensors
+from audiometric_clustering.model import ModelConfig, MouseTensors
+from audiometric_clustering.model.inputs import ABR_SCALES
 from audiometric_clustering.training.checkpoints import model_from_checkpoint
 from audiometric_clustering.training.passes import (
+    ABR_SCALE,
     LATENT,
     RECONSTRUCTION,
     SOFT_ASSIGNMENT,
@@ -75,6 +76,7 @@ def embed_mice(
         LATENT: embedding.latent_mean,
         SOFT_ASSIGNMENT: embedding.soft_assignment,
         RECONSTRUCTION: embedding.abr_reconstruction,
+        ABR_SCALE: np.array(ModelConfig.from_dict(checkpoint["config"]).abr_scale),
     }
     return arrays, cluster_predictions(model_input, embedding.soft_assignment)
 
@@ -199,9 +201,9 @@ def collect_metrics(
     """Flat metric names for MLflow (and the same numbers as a local JSON file).
 
     Reconstruction error is the model's alone: per frequency over all mice, and overall per
-    split, always on measured thresholds only.
+    split, always on measured thresholds only, on the model's scale of thresholds.
     """
-    measured = model_input[list(ABR_FEATURES)].to_numpy(dtype=float)
+    measured = model_input[list(ABR_SCALES[str(embeddings[ABR_SCALE])])].to_numpy(dtype=float)
     observed = model_input[list(ABR_OBSERVED)].to_numpy(dtype=float)
     reconstructed = embeddings[RECONSTRUCTION]
     metrics = mlflow_metric_names(comparison, MODEL)
@@ -279,9 +281,8 @@ def write_report(
 
 
 def _embed(checkpoint: dict[str, Any], model_input: pd.DataFrame, batch_size: int) -> Embedding:
-    return embed(
-        model_from_checkpoint(checkpoint), MouseTensors.from_frame(model_input), batch_size
-    )
+    model = model_from_checkpoint(checkpoint)
+    return embed(model, MouseTensors.from_frame(model_input, model.config.abr_scale), batch_size)
 
 
 def _method_first(frame: pd.DataFrame) -> pd.DataFrame:

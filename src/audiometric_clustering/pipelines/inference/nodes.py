@@ -144,7 +144,8 @@ def embed_new_mice(
 ) -> dict[str, np.ndarray]:
     """Latent means, cluster probabilities and distance to the nearest centre per mouse."""
     model = model_from_checkpoint(trained_model)
-    embedding = embed(model, MouseTensors.from_frame(inference_model_input), params["batch_size"])
+    tensors = MouseTensors.from_frame(inference_model_input, model.config.abr_scale)
+    embedding = embed(model, tensors, params["batch_size"])
     centres = model.clustering.centres.detach().numpy()
     return {
         SPECIMENS: inference_model_input[SPECIMEN_ID].astype(str).to_numpy(),

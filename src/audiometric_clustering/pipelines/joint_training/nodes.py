@@ -28,7 +28,7 @@ def train_jointly(
     as a warning with the sizes.
     """
     settings = stage_settings(params_joint_training, seed, STAGE)
-    train, validation = split_tensors(model_input)
     model = model_from_checkpoint(initialised_model).train()
+    train, validation = split_tensors(model_input, model.config.abr_scale)
     result = train_stage_tracked(model, train, validation, settings)
     return result.best, result.final, result.history

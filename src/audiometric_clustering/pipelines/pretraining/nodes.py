@@ -28,9 +28,10 @@ def pretrain(
     history; every epoch's metrics also go to MLflow as ``pretrain/<name>``.
     """
     settings = stage_settings(params_pretraining, seed, STAGE)
-    train, validation = split_tensors(model_input)
+    config = model_config_from(params_model, preprocessor_state)
+    train, validation = split_tensors(model_input, config.abr_scale)
     seed_everything(seed)
-    model = ContrastiveVAEDEC(model_config_from(params_model, preprocessor_state))
+    model = ContrastiveVAEDEC(config)
     model.set_pca_scaling(train.pca)
     result = train_stage_tracked(model, train, validation, settings)
     return result.best, result.final, result.history
