@@ -160,7 +160,7 @@ class Objective:
     The clustering terms' weights rise linearly from 1/warmup_epochs to 1 over the first
     ``warmup_epochs`` epochs, so that the latent space from pretraining is not torn apart
     before the centres settle. A setting is needed only when a term that reads it is active
-    (None otherwise).
+    (None otherwise); one that is given is checked either way.
     """
 
     weights: Mapping[str, float]
@@ -188,7 +188,8 @@ class Objective:
         }
         for key, (needed, expected, valid) in needs.items():
             value = getattr(self, key)
-            if needed and (value is None or isinstance(value, bool) or not valid(value)):
+            given = value is not None
+            if (needed or given) and (not given or isinstance(value, bool) or not valid(value)):
                 raise ValueError(f"{key} = {value!r}: expected {expected}")
 
     @property
