@@ -6,14 +6,16 @@ import pytest
 
 from audiometric_clustering.impc import schema
 from audiometric_clustering.impc.cohort import build_cohort
-from audiometric_clustering.impc.preprocessing import (
+from audiometric_clustering.impc.control_baselines import (
     BASELINE_SOURCE,
     FROM_FILE_CONTROLS,
     FROM_TRAINING_CENTRE,
     FROM_TRAINING_OVERALL,
+    baseline_summary,
+)
+from audiometric_clustering.impc.preprocessing import (
     MODEL_INPUT_COLUMNS,
     apply_preprocessor,
-    baseline_summary,
     fit_preprocessor,
 )
 from audiometric_clustering.impc.validation import validate_export

@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 
 from audiometric_clustering.evaluation.assignments import cluster_predictions
-from audiometric_clustering.impc.preprocessing import BASELINE_SOURCE
+from audiometric_clustering.impc.control_baselines import BASELINE_SOURCE
 from audiometric_clustering.impc.schema import (
     ALLELE,
     CENTRE,

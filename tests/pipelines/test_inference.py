@@ -21,13 +21,13 @@ from kedro.framework.session import KedroSession
 from kedro.framework.startup import bootstrap_project
 from kedro_mlflow.pipeline.pipeline_ml import PipelineML
 
-from audiometric_clustering.impc.lines import build_line_id
-from audiometric_clustering.impc.preprocessing import (
+from audiometric_clustering.impc.control_baselines import (
     BASELINE_SOURCE,
     FROM_FILE_CONTROLS,
     FROM_TRAINING_CENTRE,
     FROM_TRAINING_OVERALL,
 )
+from audiometric_clustering.impc.lines import build_line_id
 from audiometric_clustering.impc.schema import (
     CENTRE,
     EQUIPMENT_MODEL,

@@ -29,7 +29,7 @@ from audiometric_clustering.evaluation.assignments import (
     cluster_predictions,
 )
 from audiometric_clustering.evaluation.comparison import METHOD
-from audiometric_clustering.impc.preprocessing import BASELINE_SOURCE
+from audiometric_clustering.impc.control_baselines import BASELINE_SOURCE
 from audiometric_clustering.impc.schema import IS_CONTROL, LINE_ID
 
 CLUSTER_LABEL = "cluster_label"

@@ -8,7 +8,7 @@ from typing import Any
 import pandas as pd
 
 from audiometric_clustering.evaluation.assignments import CLUSTER
-from audiometric_clustering.impc.preprocessing import (
+from audiometric_clustering.impc.control_baselines import (
     FROM_FILE_CONTROLS,
     FROM_TRAINING_CENTRE,
     FROM_TRAINING_OVERALL,

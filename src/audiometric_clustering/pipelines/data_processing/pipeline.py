@@ -8,11 +8,8 @@ from __future__ import annotations
 
 from kedro.pipeline import Pipeline, node
 
-from audiometric_clustering.impc.preprocessing import (
-    apply_preprocessor,
-    baseline_summary,
-    fit_preprocessor,
-)
+from audiometric_clustering.impc.control_baselines import baseline_summary
+from audiometric_clustering.impc.preprocessing import apply_preprocessor, fit_preprocessor
 from audiometric_clustering.impc.quality import build_quality_report
 
 from .nodes import select_modelling_cohort, validate_abr_export

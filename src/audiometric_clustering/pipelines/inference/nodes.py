@@ -15,11 +15,8 @@ import pandas as pd
 
 from audiometric_clustering.evaluation.assignments import CLUSTER
 from audiometric_clustering.impc.cohort import TRAIN
-from audiometric_clustering.impc.preprocessing import (
-    BASELINE_SOURCE,
-    apply_preprocessor,
-    baseline_summary,
-)
+from audiometric_clustering.impc.control_baselines import BASELINE_SOURCE, baseline_summary
+from audiometric_clustering.impc.preprocessing import apply_preprocessor
 from audiometric_clustering.impc.schema import LINE_ID, SPECIMEN_ID, SPLIT
 from audiometric_clustering.impc.validation import source_of, validate_export
 from audiometric_clustering.inference.assignment import (
