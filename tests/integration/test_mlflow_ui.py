@@ -47,7 +47,7 @@ def test_the_server_lists_the_run_in_the_project_experiment(mlflow_server, tiny_
     assert tags["kedro_command"] == "kedro run --pipeline=full_training"
     params = {param["key"]: param["value"] for param in run["data"]["params"]}
     assert params["joint_training.epochs"] == str(EPOCHS)
-    assert "joint_training.loss_weights.contrastive" in params  # nested keys, one param each
+    assert "joint_training.loss_weights.phenotype_consistency" in params  # nested, one each
 
 
 @pytest.mark.parametrize("stage", ["pretrain", "joint"])
