@@ -8,6 +8,9 @@ from typing import Any
 
 import yaml
 
+from audiometric_clustering.impc.synthetic import SyntheticSettings
+from audiometric_clustering.impc.synthetic.settings import RUN_KEYS
+
 CONF = Path(__file__).resolve().parents[1] / "conf" / "base"
 
 
@@ -18,6 +21,12 @@ def parameters(entry: str) -> dict[str, Any]:
         if entry in values:
             return values[entry]
     raise KeyError(f"no parameters entry {entry!r} in {CONF}")
+
+
+def synthetic_settings() -> SyntheticSettings:
+    """The synthetic generator's default settings (``params:synthetic`` minus what to make)."""
+    values = parameters("synthetic")
+    return SyntheticSettings.from_params({k: v for k, v in values.items() if k not in RUN_KEYS})
 
 
 def with_changes(entry: str, **changes: Any) -> dict[str, Any]:

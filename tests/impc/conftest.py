@@ -8,12 +8,13 @@ import yaml
 
 from audiometric_clustering.impc.synthetic import generate_synthetic_export
 from tests.conftest import REPO_ROOT
+from tests.parameters import synthetic_settings
 
 
 @pytest.fixture(scope="session")
 def synthetic_pair() -> tuple[pd.DataFrame, pd.DataFrame]:
     """1,500 synthetic mice (export, truth); copy before changing."""
-    return generate_synthetic_export(1500, seed=7)
+    return generate_synthetic_export(1500, seed=7, settings=synthetic_settings())
 
 
 @pytest.fixture

@@ -3,7 +3,6 @@ from dataclasses import replace
 import numpy as np
 import pandas as pd
 import pytest
-import yaml
 
 from audiometric_clustering.impc import schema
 from audiometric_clustering.impc.lines import build_line_id
@@ -15,10 +14,10 @@ from audiometric_clustering.impc.synthetic import (
     TRUTH_COLUMNS,
     SyntheticSettings,
     generate_synthetic_export,
-    project_settings,
 )
-from audiometric_clustering.impc.synthetic.settings import PARAMETERS_FILE, RUN_KEYS
+from audiometric_clustering.impc.synthetic.settings import RUN_KEYS
 from audiometric_clustering.impc.validation import validate_export
+from tests.parameters import parameters, synthetic_settings
 
 THRESHOLDS = [schema.THRESHOLD_COLUMNS[f] for f in schema.FREQUENCIES]
 TONES = THRESHOLDS[:5]
@@ -33,13 +32,13 @@ def _joined(pair: tuple[pd.DataFrame, pd.DataFrame]) -> pd.DataFrame:
 
 @pytest.fixture(scope="module")
 def settings() -> SyntheticSettings:
-    return project_settings()
+    return synthetic_settings()
 
 
 @pytest.fixture(scope="module")
 def messy() -> tuple[pd.DataFrame, pd.DataFrame]:
     """The project's default data."""
-    return generate_synthetic_export(N_MICE, seed=11)
+    return generate_synthetic_export(N_MICE, seed=11, settings=synthetic_settings())
 
 
 @pytest.fixture(scope="module")
@@ -63,10 +62,10 @@ def _control_residuals(data: pd.DataFrame) -> pd.DataFrame:
 # --- determinism, layout, settings -------------------------------------------------------
 
 
-def test_same_seed_same_data_other_seed_other_data():
-    first = generate_synthetic_export(800, seed=5)
-    again = generate_synthetic_export(800, seed=5)
-    other = generate_synthetic_export(800, seed=6)
+def test_same_seed_same_data_other_seed_other_data(settings):
+    first = generate_synthetic_export(800, seed=5, settings=settings)
+    again = generate_synthetic_export(800, seed=5, settings=settings)
+    other = generate_synthetic_export(800, seed=6, settings=settings)
     pd.testing.assert_frame_equal(first[0], again[0])
     pd.testing.assert_frame_equal(first[1], again[1])
     assert not first[0][THRESHOLDS].equals(other[0][THRESHOLDS])
@@ -86,7 +85,7 @@ def test_export_has_the_real_columns_and_the_truth_its_own(messy):
 
 
 def test_settings_come_from_the_yaml_and_name_a_bad_key_and_value(settings):
-    params = yaml.safe_load(PARAMETERS_FILE.read_text())["synthetic"]
+    params = parameters("synthetic")
     effects = {k: v for k, v in params.items() if k not in RUN_KEYS}
     assert SyntheticSettings.from_params(effects) == settings
     bad = {**effects, "sporadic_loss": {**effects["sporadic_loss"], "control_share": 1.5}}

@@ -5,11 +5,12 @@ from kedro.io import DatasetError
 from audiometric_clustering.impc import schema
 from audiometric_clustering.impc.synthetic import generate_synthetic_export
 from audiometric_clustering.io import IMPCExportDataset
+from tests.parameters import synthetic_settings
 
 
 @pytest.fixture(scope="module")
 def export() -> pd.DataFrame:
-    return generate_synthetic_export(200, seed=3)[0]
+    return generate_synthetic_export(200, seed=3, settings=synthetic_settings())[0]
 
 
 @pytest.mark.parametrize("name", ["export.csv", "export.parquet"])

@@ -7,6 +7,7 @@ import pytest
 from audiometric_clustering.impc import schema
 from audiometric_clustering.impc.preprocessing import MODEL_INPUT_COLUMNS
 from audiometric_clustering.impc.synthetic import generate_synthetic_export
+from tests.parameters import synthetic_settings
 
 OUTPUTS = (
     "data/02_intermediate/validated_abr.parquet",
@@ -24,7 +25,7 @@ def _report(kedro_project: Path) -> dict:
 
 
 def test_default_synthetic_export_becomes_the_model_input(run_pipeline, kedro_project):
-    export, truth = generate_synthetic_export(1500, seed=5)
+    export, truth = generate_synthetic_export(1500, seed=5, settings=synthetic_settings())
     export.to_csv(kedro_project / "data/01_raw/impc_abr_synthetic.csv", index=False)
     run_pipeline("data_processing")
     model_input = pd.read_parquet(kedro_project / OUTPUTS[1])
@@ -54,7 +55,7 @@ def test_real_sample_runs_and_reports_the_dropped_small_lines(
 
 
 def test_a_bad_export_fails_before_writing_anything(run_pipeline, kedro_project, tmp_path):
-    export, _ = generate_synthetic_export(600, seed=5)
+    export, _ = generate_synthetic_export(600, seed=5, settings=synthetic_settings())
     export.loc[4, schema.SPECIMEN_ID] = export.loc[1, schema.SPECIMEN_ID]
     path = tmp_path / "duplicated.parquet"
     export.to_parquet(path)

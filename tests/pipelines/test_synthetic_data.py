@@ -6,6 +6,7 @@ from audiometric_clustering.impc import schema
 from audiometric_clustering.impc.synthetic import TRUTH_COLUMNS, generate_synthetic_export
 from audiometric_clustering.pipelines.synthetic_data.nodes import generate_synthetic_data
 from tests.conftest import REPO_ROOT
+from tests.parameters import synthetic_settings
 
 PARAMETERS = REPO_ROOT / "conf/base/parameters_synthetic_data.yml"
 
@@ -17,7 +18,7 @@ def _params(**changes) -> dict:
 
 def test_the_node_makes_what_the_generator_makes_from_the_yaml():
     export, truth = generate_synthetic_data(_params())
-    expected = generate_synthetic_export(300, 1)
+    expected = generate_synthetic_export(300, 1, synthetic_settings())
     pd.testing.assert_frame_equal(export, expected[0])
     pd.testing.assert_frame_equal(truth, expected[1])
 

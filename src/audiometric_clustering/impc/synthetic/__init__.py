@@ -20,7 +20,6 @@ from audiometric_clustering.impc.synthetic.phenotypes import NO_PATTERN, PATTERN
 from audiometric_clustering.impc.synthetic.settings import (
     PlantedSettings,
     SyntheticSettings,
-    project_settings,
 )
 
 __all__ = [
@@ -33,5 +32,4 @@ __all__ = [
     "PlantedSettings",
     "SyntheticSettings",
     "generate_synthetic_export",
-    "project_settings",
 ]

@@ -34,7 +34,7 @@ from audiometric_clustering.impc.synthetic import nuisance
 from audiometric_clustering.impc.synthetic.centres import CENTRE_NAMES, CENTRES, SETUPS
 from audiometric_clustering.impc.synthetic.phenotypes import NO_PATTERN, mouse_shifts, plant_lines
 from audiometric_clustering.impc.synthetic.population import draw_population
-from audiometric_clustering.impc.synthetic.settings import SyntheticSettings, project_settings
+from audiometric_clustering.impc.synthetic.settings import SyntheticSettings
 
 #: A real export column (not read by the pipeline): the cohort's test day.
 DATE_OF_EXPERIMENT = "date_of_experiment"
@@ -85,11 +85,11 @@ def _recording(
 
 
 def generate_synthetic_export(
-    n_mice: int, seed: int, settings: SyntheticSettings | None = None
+    n_mice: int, seed: int, settings: SyntheticSettings
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """``n_mice`` synthetic mice as (wide export, ground truth), deterministic per seed.
 
-    ``settings`` default to the project's (``conf/base/parameters_synthetic_data.yml``). The
+    ``settings`` come from ``params:synthetic`` (``SyntheticSettings.from_params``). The
     export has the real column names. The truth has one row per mouse (:data:`TRUTH_COLUMNS`):
     line_id as in the model-input table; planted_pattern ("none" where the line expresses
     none) and affected (this mouse expresses it; sporadic loss is not "affected");
@@ -100,8 +100,6 @@ def generate_synthetic_export(
     """
     if isinstance(n_mice, bool) or not isinstance(n_mice, int | np.integer) or n_mice < 1:
         raise ValueError(f"synthetic.n_mice = {n_mice!r}: expected a whole number of at least 1")
-    if settings is None:
-        settings = project_settings()
     seeds = np.random.SeedSequence(seed).spawn(len(STREAMS))
     rngs = {name: np.random.default_rng(s) for name, s in zip(STREAMS, seeds, strict=True)}
     pop = draw_population(

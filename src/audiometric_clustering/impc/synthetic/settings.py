@@ -1,8 +1,7 @@
 """Typed, validated settings of the synthetic generator, built from the ``synthetic`` YAML.
 
 ``conf/base/parameters_synthetic_data.yml`` is the only place defaults live: the classes
-here have no defaults of their own, and :func:`project_settings` reads that file, so a call
-without settings and a ``kedro run`` make the same data. Every nuisance effect has a switch
+here have no defaults of their own. Every nuisance effect has a switch
 or a size whose "off" value gives the clean version (see :meth:`SyntheticSettings.clean`).
 """
 
@@ -11,16 +10,10 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
-from functools import cache
-from pathlib import Path
 from typing import Any
-
-import yaml
 
 from audiometric_clustering.impc.synthetic.phenotypes import PATTERN_SHAPES
 
-#: The project's parameters file, found from this package (an editable install).
-PARAMETERS_FILE = Path(__file__).resolve().parents[4] / "conf/base/parameters_synthetic_data.yml"
 #: Keys of the ``synthetic`` section that say which data to make, not how they look.
 RUN_KEYS = ("n_mice", "seed")
 
@@ -35,7 +28,9 @@ class _Section:
 
     def _get(self, key: str) -> Any:
         if key not in self.params:
-            raise ValueError(f"{self.path}.{key} is missing (see {PARAMETERS_FILE.name})")
+            raise ValueError(
+                f"{self.path}.{key} is missing (see conf/base/parameters_synthetic_data.yml)"
+            )
         self.used.add(key)
         return self.params[key]
 
@@ -186,15 +181,3 @@ def _planted(section: _Section) -> PlantedSettings:
     )
     section.done()
     return settings
-
-
-@cache
-def project_settings() -> SyntheticSettings:
-    """The settings of ``conf/base/parameters_synthetic_data.yml``: the project's defaults."""
-    if not PARAMETERS_FILE.is_file():
-        raise FileNotFoundError(
-            f"{PARAMETERS_FILE} not found: pass SyntheticSettings.from_params(...) explicitly "
-            "when the package is used outside its project"
-        )
-    params = yaml.safe_load(PARAMETERS_FILE.read_text())["synthetic"]
-    return SyntheticSettings.from_params({k: v for k, v in params.items() if k not in RUN_KEYS})
