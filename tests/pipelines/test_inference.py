@@ -171,8 +171,10 @@ def test_logged_model_predicts_raw_rows_in_a_fresh_process(
         timeout=300,
     )
     assert done.returncode == 0, done.stderr[-3000:]
+    # the clusters exactly; probabilities up to float32 rounding, which differs between two
+    # processes whose matrix products split their sums over other thread counts (seen: 8e-5)
     pd.testing.assert_frame_equal(
-        _read_predictions(output), training_predictions, check_exact=False, rtol=1e-6
+        _read_predictions(output), training_predictions, check_exact=False, rtol=1e-3
     )
 
 
