@@ -107,7 +107,8 @@ def _checked(stage: str, key: str, value: Any) -> Any:
 def stage_settings(params: Mapping[str, Any], seed: int, stage: str) -> StageSettings:
     """Typed settings of ``stage`` from its parameters (``params:<stage>``) and the seed."""
     entry = PARAMETERS_ENTRY.get(stage, stage)
-    stage_keys = [f.name for f in fields(StageSettings)][2:-2]
+    not_from_yaml = {"stage", "seed", "objective", "clustering"}
+    stage_keys = [f.name for f in fields(StageSettings) if f.name not in not_from_yaml]
     cluster_keys = [f.name for f in fields(ClusteringSettings)]
     unknown = sorted(set(params) - {*stage_keys, *cluster_keys, *OBJECTIVE_KEYS})
     if unknown:

@@ -50,7 +50,7 @@ from audiometric_clustering.impc.schema import (
     SPECIMEN_ID,
     SPLIT,
 )
-from audiometric_clustering.model import ModelConfig, MouseTensors
+from audiometric_clustering.model import MouseTensors
 from audiometric_clustering.model.inputs import ABR_SCALES
 from audiometric_clustering.training.checkpoints import model_from_checkpoint
 from audiometric_clustering.training.passes import (
@@ -76,7 +76,7 @@ def embed_mice(
         LATENT: embedding.latent_mean,
         SOFT_ASSIGNMENT: embedding.soft_assignment,
         RECONSTRUCTION: embedding.abr_reconstruction,
-        ABR_SCALE: np.array(ModelConfig.from_dict(checkpoint["config"]).abr_scale),
+        ABR_SCALE: np.array(checkpoint["config"]["abr_scale"]),
     }
     return arrays, cluster_predictions(model_input, embedding.soft_assignment)
 
