@@ -1,0 +1,163 @@
+"""Members on a Dask ``distributed`` cluster: the one in this process, or a running one.
+
+With no address configured, an embedded ``LocalCluster`` starts one worker process per core
+(one thread each: a member trains on one thread, and two threads on a busy core run several
+times slower) with a memory limit per worker; its nanny restarts a worker that dies or
+outgrows the limit. With ``address`` (e.g. ``tcp://10.0.0.5:8786``, from
+``conf/local/parameters_stability.yml``) the same code submits to a scheduler started by
+hand (``dask scheduler``, ``dask worker tcp://...``).
+
+A member whose worker dies (or that raises) is submitted again; one that fails more than
+``retries`` times is reported as failed and the others still finish.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import traceback
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+from typing import Any
+from uuid import uuid4
+
+from distributed import Client, Future, LocalCluster, as_completed
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class ClusterSettings:
+    """``params:stability.cluster``: where members run (see the module docstring)."""
+
+    address: str | None
+    n_workers: int | None  # None: one per core
+    threads_per_worker: int
+    memory_limit: str
+    dashboard_address: str
+
+    @classmethod
+    def from_params(cls, params: dict[str, Any]) -> ClusterSettings:
+        settings = cls(**params)
+        if settings.n_workers is not None and settings.n_workers < 1:
+            raise ValueError(f"stability.cluster.n_workers = {settings.n_workers}: expected >= 1")
+        if settings.threads_per_worker < 1:
+            raise ValueError(
+                f"stability.cluster.threads_per_worker = {settings.threads_per_worker}: "
+                "expected >= 1"
+            )
+        return settings
+
+
+@contextlib.contextmanager
+def open_client(settings: ClusterSettings) -> Iterator[Client]:
+    """A client of the configured cluster, closed (and a local cluster shut down) on exit.
+
+    The local scheduler reruns no task after a worker died (``allowed_failures=0``):
+    :func:`run_jobs` resubmits it itself, so every kind of failure counts against the same
+    ``retries``. A running scheduler keeps its own setting
+    (``DASK_DISTRIBUTED__SCHEDULER__ALLOWED_FAILURES``, 3 by default), which adds to these.
+    """
+    if settings.address:
+        with Client(settings.address) as client:
+            _log_cluster(client, f"scheduler {settings.address}")
+            yield client
+        return
+    n_workers = settings.n_workers or os.cpu_count() or 1
+    with (
+        LocalCluster(
+            n_workers=n_workers,
+            threads_per_worker=settings.threads_per_worker,
+            processes=True,
+            memory_limit=settings.memory_limit,
+            dashboard_address=settings.dashboard_address,
+            scheduler_kwargs={"allowed_failures": 0},
+        ) as cluster,
+        Client(cluster) as client,
+    ):
+        _log_cluster(
+            client,
+            f"LocalCluster of {n_workers} worker processes x {settings.threads_per_worker} "
+            f"thread(s), {settings.memory_limit} each",
+        )
+        yield client
+
+
+def _log_cluster(client: Client, what: str) -> None:
+    logger.info("Dask: %s; dashboard at %s", what, client.dashboard_link)
+
+
+def _identity(value: Any) -> Any:
+    return value
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What came back for one job: its result, or the error that ended it."""
+
+    job: Any
+    result: Any | None
+    error: str | None
+
+
+def run_jobs(
+    client: Client,
+    function: Callable[..., Any],
+    jobs: Sequence[Any],
+    shared: Sequence[Any],
+    retries: int,
+    on_done: Callable[[Outcome], None] | None = None,
+) -> list[Outcome]:
+    """``function(*shared, job)`` for every job on the cluster; outcomes in finishing order.
+
+    ``shared`` arguments (the data) are sent once, as tasks that return them, not with each
+    job: unlike scattered data, which is lost for good when the workers holding it die, the
+    scheduler can rerun those tasks on a restarted worker.
+
+    Jobs are handed out one per worker thread, the next when one finishes: a worker that dies
+    then takes only its own job down (the scheduler blames every task queued on a dead
+    worker). A job that raises or whose worker died is submitted again, ``retries`` times;
+    then it becomes an :class:`Outcome` with its error and the others go on. ``on_done`` sees
+    each outcome as it arrives (the driver logs it to MLflow meanwhile). Tasks are named
+    ``<function>-<job>-<attempt>-<random>``, so the dashboard groups them by job.
+    """
+    data = [client.submit(_identity, value, pure=False) for value in shared]
+    waiting = list(enumerate(jobs))
+    attempts = [0] * len(jobs)
+    running: dict[Future, int] = {}
+    finished = as_completed()
+
+    def submit_while_free() -> None:
+        while waiting and len(running) < max(1, sum(client.nthreads().values())):
+            index, job = waiting.pop(0)
+            attempts[index] += 1
+            key = f"{function.__name__}-{job}-{attempts[index]}-{uuid4().hex[:8]}"
+            future = client.submit(function, *data, job, key=key)
+            running[future] = index
+            finished.add(future)
+
+    outcomes = []
+    submit_while_free()
+    for future in finished:
+        index = running.pop(future)
+        job = jobs[index]
+        try:
+            outcome = Outcome(job, future.result(), None)
+        except Exception as error:  # a failed job is a result to report, not a crash
+            text = "".join(traceback.format_exception_only(type(error), error)).strip()
+            if attempts[index] <= retries:
+                logger.warning(
+                    "job %s failed (attempt %d), retrying: %s", job, attempts[index], text
+                )
+                waiting.insert(0, (index, job))
+                submit_while_free()
+                continue
+            logger.error("job %s failed %d times: %s", job, attempts[index], text)
+            outcome = Outcome(job, None, text)
+        future.release()
+        outcomes.append(outcome)
+        if on_done is not None:
+            on_done(outcome)
+        submit_while_free()
+    return outcomes

@@ -1,0 +1,109 @@
+"""The stability report (Markdown): which clusters and which genes survive a change of seed."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pandas as pd
+
+from audiometric_clustering.evaluation.markdown import markdown_table
+from audiometric_clustering.stability.plots import PLOT_FILES
+
+#: Lines shown in the report's ranking.
+TOP_LINES = 25
+#: Member-table columns shown, in order.
+MEMBER_COLUMNS = (
+    "member",
+    "status",
+    "total_seconds",
+    "joint_epochs",
+    "worker_peak_rss_mib",
+    "ari_affected",
+    "line_recall",
+    "line_false_positive_rate_any_cluster",
+    "nmi_centre",
+    "clusters_used",
+    "error",
+)
+LINE_COLUMNS = (
+    "gene_symbol",
+    "allele_symbol",
+    "zygosity",
+    "phenotyping_center",
+    "line_mice",
+    "share_enriched",
+    "share_enriched_any_cluster",
+    "median_best_q",
+    "consensus_cluster_label",
+    "planted_pattern",
+)
+
+
+def _present(frame: pd.DataFrame, columns: tuple[str, ...]) -> pd.DataFrame:
+    return frame[[c for c in columns if c in frame]]
+
+
+def build_report(
+    summary: dict[str, Any],
+    members: pd.DataFrame,
+    k_selection: pd.DataFrame,
+    clusters: pd.DataFrame,
+    consensus_scores: pd.DataFrame,
+    lines: pd.DataFrame,
+) -> str:
+    """The report from the summary and the stability tables."""
+    failed = members[members["status"] != "ok"]
+    share = summary["stable_share"]
+    parts = [
+        "# Stability over seeds\n\n"
+        "One training is one draw: another seed gives other clusters and other enriched "
+        f"lines. {summary['members_ok']} of {summary['members']} members trained "
+        f"(seeds {summary['seeds']}, k {summary['n_clusters_grid']}), each the three stages "
+        "of `full_training` with its own seed for weights, batches and k-means, all on the "
+        "same model input and validation lines.",
+        "## Summary\n\n" + markdown_table(pd.DataFrame([_headline(summary)])),
+        "## Members\n\n" + markdown_table(_present(members, MEMBER_COLUMNS)),
+        "## Agreement between members\n\n"
+        "Adjusted Rand index of every two members: 1 for the same partition, 0 for chance. "
+        "Over affected mice (those that express a planted pattern) it says whether the "
+        "phenotype groups are stable; over all mice it includes how the normal-hearing "
+        f"majority is split.\n\n![pairwise ARI](plots/{PLOT_FILES['ari_matrix']})",
+        "### Number of clusters\n\n"
+        f"Chosen k = {summary['chosen_k']}: the highest median pairwise ARI over all mice "
+        "(the smaller k on ties).\n\n"
+        + markdown_table(k_selection)
+        + f"\n\n![stability by k](plots/{PLOT_FILES['stability_by_k']})",
+        "## Consensus clusters\n\n"
+        "Every member's clusters are matched to a reference member's (Hungarian matching on "
+        "shared mice), the matched soft assignments averaged, and the matching repeated "
+        "against that consensus until it settles. Per consensus cluster, its best-match "
+        "Jaccard with each member's clusters: below 0.5 the cluster dissolves when the seed "
+        "changes, above 0.75 it is stable (Hennig 2007).\n\n"
+        + markdown_table(
+            clusters[["cluster", "label", "n_mice", "hearing_loss", "jaccard_mean", "jaccard_min"]]
+        ),
+    ]
+    if not consensus_scores.empty:
+        parts.append("### Consensus against the members\n\n" + markdown_table(consensus_scores))
+    parts.append(
+        "## Lines and genes\n\n"
+        "Per tested knockout line, the share of members in which it is enriched (q < FDR, "
+        "against its own centre's mice) in a hearing-loss cluster; lines enriched in at "
+        f"least {share:.0%} of members are the stable calls. Most stable first:\n\n"
+        + markdown_table(_present(lines.head(TOP_LINES), LINE_COLUMNS))
+    )
+    if not failed.empty:
+        parts.append("## Failed members\n\n" + markdown_table(failed[["member", "error"]]))
+    return "\n\n".join(parts) + "\n"
+
+
+def _headline(summary: dict[str, Any]) -> dict[str, Any]:
+    names = {
+        "chosen_k": "k",
+        "median_pairwise_ari": "median pairwise ARI, all mice",
+        "median_pairwise_ari_affected": "median pairwise ARI, affected mice",
+        "stable_lines": f"lines enriched in >= {summary['stable_share']:.0%} of members",
+        "stable_null_line_false_positive_rate": "their null-line FPR",
+        "stable_line_recall": "their planted-line recall",
+    }
+    return {title: summary[key] for key, title in names.items() if key in summary}

@@ -1,0 +1,58 @@
+"""The ``stability`` parameters, typed and checked before any member starts."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from audiometric_clustering.stability.cluster import ClusterSettings
+from audiometric_clustering.stability.members import MemberSpec
+
+KEYS = ("seeds", "n_clusters", "stable_share", "retries", "cluster")
+
+
+@dataclass(frozen=True)
+class StabilitySettings:
+    """Members are every seed at every cluster count (``n_clusters``; null: the model's)."""
+
+    seeds: tuple[int, ...]
+    n_clusters: tuple[int, ...]
+    stable_share: float
+    retries: int
+    cluster: ClusterSettings
+
+    @classmethod
+    def from_params(cls, params: dict[str, Any], model_n_clusters: int) -> StabilitySettings:
+        unknown = sorted(set(params) - set(KEYS))
+        missing = sorted(set(KEYS) - set(params))
+        if unknown or missing:
+            raise ValueError(f"stability: unknown parameters {unknown}, missing {missing}")
+        seeds = tuple(params["seeds"] or ())
+        grid = params["n_clusters"]
+        n_clusters = (model_n_clusters,) if grid is None else tuple(grid)
+        _check_integers("seeds", seeds, low=0)
+        _check_integers("n_clusters", n_clusters, low=2)
+        share, retries = params["stable_share"], params["retries"]
+        if not isinstance(share, int | float) or not 0 < share <= 1:
+            raise ValueError(f"stability.stable_share = {share!r}: expected a number in (0, 1]")
+        if not isinstance(retries, int) or isinstance(retries, bool) or retries < 0:
+            raise ValueError(f"stability.retries = {retries!r}: expected an integer >= 0")
+        return cls(
+            seeds=seeds,
+            n_clusters=n_clusters,
+            stable_share=float(share),
+            retries=retries,
+            cluster=ClusterSettings.from_params(params["cluster"]),
+        )
+
+    @property
+    def members(self) -> list[MemberSpec]:
+        return [MemberSpec(seed, k) for k in self.n_clusters for seed in self.seeds]
+
+
+def _check_integers(key: str, values: tuple[Any, ...], low: int) -> None:
+    valid = all(isinstance(v, int) and not isinstance(v, bool) and v >= low for v in values)
+    if not values or not valid or len(set(values)) != len(values):
+        raise ValueError(
+            f"stability.{key} = {list(values)!r}: expected distinct integers >= {low}, at least one"
+        )

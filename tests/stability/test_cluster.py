@@ -1,0 +1,45 @@
+"""Jobs on a real two-process LocalCluster: a killed worker's job is rerun, a job that keeps
+failing is reported and the others still finish."""
+
+from __future__ import annotations
+
+import os
+import signal
+from pathlib import Path
+
+import pytest
+
+from audiometric_clustering.stability.cluster import ClusterSettings, open_client, run_jobs
+
+pytestmark = pytest.mark.slow  # starts worker processes
+
+SETTINGS = ClusterSettings(
+    address=None, n_workers=2, threads_per_worker=1, memory_limit="1GiB", dashboard_address=":0"
+)
+
+
+def square_or_die(folder: str, job: int) -> tuple[int, int]:
+    """Job 3 kills its own worker process the first time it runs (a marker file says so),
+    job 5 every time; job 4 raises."""
+    marker = Path(folder) / f"died_{job}"
+    if (job == 3 and not marker.exists()) or job == 5:
+        marker.touch()
+        os.kill(os.getpid(), signal.SIGKILL)
+    if job == 4:
+        raise RuntimeError("member 4 always fails")
+    return job * job, os.getpid()
+
+
+def test_a_killed_worker_is_retried_and_a_failing_job_reported(tmp_path: Path, caplog) -> None:
+    done = []
+    with caplog.at_level("INFO"), open_client(SETTINGS) as client:
+        outcomes = run_jobs(
+            client, square_or_die, [1, 2, 3, 4, 5], [str(tmp_path)], retries=1, on_done=done.append
+        )
+    assert "dashboard at http" in caplog.text
+    assert len(done) == 5
+    by_job = {outcome.job: outcome for outcome in outcomes}
+    assert {job: o.result[0] for job, o in by_job.items() if o.error is None} == {1: 1, 2: 4, 3: 9}
+    assert (tmp_path / "died_3").exists()
+    assert "member 4 always fails" in by_job[4].error and by_job[4].result is None
+    assert "KilledWorker" in by_job[5].error and by_job[5].result is None

@@ -1,0 +1,154 @@
+"""The stability maths: each score is shown to move the way it should, and to be able to fail."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from audiometric_clustering.stability.consensus import (
+    best_match_jaccard,
+    cluster_stability,
+    consensus_clusters,
+    line_stability,
+    match_clusters,
+    mean_pairwise_jaccard,
+    off_diagonal,
+    pairwise_ari,
+    reference_member,
+    select_k,
+    stable_line_rates,
+)
+from audiometric_clustering.stability.scores import (
+    BEST_Q,
+    ENRICHED,
+    ENRICHED_ANY,
+    HEARING_LOSS_CLUSTER,
+)
+
+K = 4
+
+
+def _labels(n: int = 400, seed: int = 0) -> np.ndarray:
+    return np.random.default_rng(seed).integers(0, K, n)
+
+
+def _one_hot(labels: np.ndarray) -> np.ndarray:
+    return np.eye(K, dtype=np.float32)[labels]
+
+
+def _noisy(labels: np.ndarray, share: float, seed: int) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    flipped = rng.random(labels.size) < share
+    return np.where(flipped, rng.integers(0, K, labels.size), labels)
+
+
+def test_identical_members_agree_completely() -> None:
+    labels = np.stack([_labels()] * 3)
+    ari = pairwise_ari(labels)
+    assert ari == pytest.approx(np.ones((3, 3)))
+    consensus = consensus_clusters(labels, [_one_hot(row) for row in labels])
+    assert np.array_equal(consensus.labels, labels[0])
+    assert consensus.agreement == pytest.approx(1.0)
+    table = cluster_stability(consensus.labels, {"a": labels[1], "b": labels[2]}, K)
+    assert table["jaccard_mean"].to_numpy() == pytest.approx(1.0)
+
+
+def test_permuted_labels_align_back() -> None:
+    truth = _labels()
+    permutation = np.array([2, 0, 3, 1])
+    permuted = permutation[truth]
+    assert pairwise_ari(np.stack([truth, permuted]))[0, 1] == pytest.approx(1.0)
+    mapping = match_clusters(permuted, truth, K)
+    assert np.array_equal(mapping[permuted], truth)
+    members = np.stack([truth, permuted, permuted])
+    consensus = consensus_clusters(members, [_one_hot(row) for row in members])
+    assert pairwise_ari(np.stack([consensus.labels, truth]))[0, 1] == pytest.approx(1.0)
+    assert consensus.agreement == pytest.approx(1.0)
+    assert np.array_equal(np.sort(consensus.mappings, axis=1), np.tile(np.arange(K), (3, 1)))
+
+
+def test_a_random_member_lowers_agreement_and_cluster_stability() -> None:
+    truth = _labels()
+    random = _labels(seed=99)
+    stable = np.stack([truth, truth, truth])
+    mixed = np.stack([truth, truth, random])
+    assert np.median(off_diagonal(pairwise_ari(mixed))) < 0.1
+    assert reference_member(pairwise_ari(mixed)) in (0, 1)
+    assert mean_pairwise_jaccard(mixed, K) < mean_pairwise_jaccard(stable, K) == 1.0
+    consensus = consensus_clusters(mixed, [_one_hot(row) for row in mixed])
+    assert np.array_equal(consensus.labels, truth)  # two votes of three
+    matched = consensus.mappings[2][random]  # the random member after matching
+    assert consensus.agreement.mean() == pytest.approx(2 / 3 + np.mean(matched == truth) / 3)
+    table = cluster_stability(consensus.labels, {"a": truth, "b": truth, "c": random}, K)
+    assert (table["jaccard/c"] < 0.5).all() and (table["jaccard_min"] < 0.5).all()
+    assert (table["jaccard_mean"] < 1.0).all()
+
+
+def test_consensus_is_better_than_its_noisy_members() -> None:
+    truth = _labels(n=2000)
+    permutations = [np.arange(K), np.array([1, 2, 3, 0]), np.array([3, 2, 1, 0])] * 3
+    members = np.stack([p[_noisy(truth, 0.3, seed)] for seed, p in enumerate(permutations)])
+    consensus = consensus_clusters(members, [_one_hot(m) for m in members])
+    member_ari = [pairwise_ari(np.stack([m, truth]))[0, 1] for m in members]
+    consensus_ari = pairwise_ari(np.stack([consensus.labels, truth]))[0, 1]
+    assert consensus_ari > max(member_ari) + 0.2
+
+
+def test_pairwise_ari_over_a_subset_of_mice() -> None:
+    a = np.array([0, 0, 1, 1, 2, 2])
+    b = np.array([0, 0, 1, 1, 1, 2])
+    mask = np.array([True, True, True, True, False, False])
+    assert pairwise_ari(np.stack([a, b]), mask)[0, 1] == pytest.approx(1.0)
+    assert pairwise_ari(np.stack([a, b]))[0, 1] < 1.0
+    assert np.isnan(pairwise_ari(np.stack([a, b]), np.eye(6, dtype=bool)[0])[0, 1])
+
+
+def test_best_match_jaccard_by_hand() -> None:
+    a = np.array([0, 0, 0, 1, 1, 2])
+    b = np.array([1, 1, 0, 0, 0, 0])
+    # cluster 0 of a {0,1,2}: with b1 {0,1} 2/3, with b0 {2,3,4,5} 1/6; cluster 1 {3,4}:
+    # with b0 2/4; cluster 2 {5}: with b0 1/4; cluster 3 is empty.
+    expected = [2 / 3, 2 / 4, 1 / 4, np.nan]
+    assert best_match_jaccard(a, b, 4, 2) == pytest.approx(expected, nan_ok=True)
+
+
+def _calls(enriched: dict[str, bool], any_cluster: dict[str, bool], q: dict[str, float]):
+    return pd.DataFrame(
+        {
+            "line_id": list(enriched),
+            ENRICHED: list(enriched.values()),
+            ENRICHED_ANY: [any_cluster[line] for line in enriched],
+            BEST_Q: [q[line] for line in enriched],
+            HEARING_LOSS_CLUSTER: 0,
+        }
+    )
+
+
+def test_line_stability_counts_members_and_ranks() -> None:
+    q = {"L1": 0.001, "L2": 0.01, "L3": 0.9}
+    calls = {
+        "m1": _calls({"L1": True, "L2": True, "L3": False}, {"L1": 1, "L2": 1, "L3": 1}, q),
+        "m2": _calls({"L1": True, "L2": False, "L3": False}, {"L1": 1, "L2": 0, "L3": 0}, q),
+        "m3": _calls({"L1": True, "L2": False, "L3": False}, {"L1": 1, "L2": 0, "L3": 0}, q),
+    }
+    table = line_stability(calls)
+    assert table["line_id"].tolist() == ["L1", "L2", "L3"]
+    assert table["share_enriched"].tolist() == pytest.approx([1.0, 1 / 3, 0.0])
+    assert table["share_enriched_any_cluster"].tolist() == pytest.approx([1.0, 1 / 3, 1 / 3])
+
+
+def test_stable_line_rates_against_the_truth() -> None:
+    share = pd.Series({"P1": 1.0, "P2": 0.4, "N1": 0.8, "N2": 0.0, "N3": 0.2, "N4": 0.6})
+    planted = pd.Series({"P1": True, "P2": True, "N1": False, "N2": False, "N3": False})
+    rates = stable_line_rates(share, planted, 0.8)
+    assert rates["stable_lines"] == 2
+    assert rates["stable_null_line_false_positive_rate"] == pytest.approx(1 / 4)  # N4: null
+    assert rates["stable_line_recall"] == pytest.approx(1 / 2)
+
+
+def test_select_k_takes_the_most_stable_and_the_smaller_on_ties() -> None:
+    table = pd.DataFrame({"n_clusters": [8, 10, 12], "score": [0.5, 0.7, 0.7]})
+    assert select_k(table, "score") == 10
+    table["score"] = np.nan
+    assert select_k(table, "score") == 8
