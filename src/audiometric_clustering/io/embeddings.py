@@ -8,11 +8,13 @@ from typing import Any
 import numpy as np
 from kedro.io import AbstractDataset
 
+from audiometric_clustering.io.atomic import replaced_atomically
+
 
 class LatentEmbeddingsDataset(AbstractDataset[dict[str, np.ndarray], dict[str, np.ndarray]]):
     """A dict of named numpy arrays in one compressed ``.npz`` file.
 
-    Written without pickling (strings are stored as fixed-width unicode arrays), so the file
+    Written atomically and without pickling (strings are stored as fixed-width unicode arrays), so the file
     opens safely with ``np.load(path)`` in any numpy. Exposes ``_filepath`` so that
     kedro-mlflow's ``MlflowArtifactDataset`` can log the file after saving it.
     """
@@ -27,8 +29,7 @@ class LatentEmbeddingsDataset(AbstractDataset[dict[str, np.ndarray], dict[str, n
 
     def _save(self, data: dict[str, np.ndarray]) -> None:
         arrays = {name: _without_objects(np.asarray(values)) for name, values in data.items()}
-        Path(self._filepath).parent.mkdir(parents=True, exist_ok=True)
-        with open(self._filepath, "wb") as handle:
+        with replaced_atomically(self._filepath) as partial, open(partial, "wb") as handle:
             np.savez_compressed(handle, **arrays)
 
     def _exists(self) -> bool:

@@ -8,6 +8,8 @@ from typing import Any
 import pandas as pd
 from kedro.io import AbstractDataset
 
+from audiometric_clustering.io.atomic import replaced_atomically
+
 
 class OptionalCSVDataset(AbstractDataset[pd.DataFrame, pd.DataFrame]):
     """A CSV table that loads as an empty frame when the file does not exist.
@@ -26,8 +28,8 @@ class OptionalCSVDataset(AbstractDataset[pd.DataFrame, pd.DataFrame]):
         return pd.read_csv(self._filepath)
 
     def _save(self, data: pd.DataFrame) -> None:
-        Path(self._filepath).parent.mkdir(parents=True, exist_ok=True)
-        data.to_csv(self._filepath, index=False)
+        with replaced_atomically(self._filepath) as partial:
+            data.to_csv(partial, index=False)
 
     def _exists(self) -> bool:
         return Path(self._filepath).is_file()
