@@ -198,7 +198,14 @@ def _per_centre(frame: pd.DataFrame, mask: pd.DataFrame) -> dict[str, dict[str, 
 def _check_enough_mice(
     usable: pd.DataFrame, source: str, n_clusters: int, min_line_size: int, require_controls: bool
 ) -> None:
-    """Controls to reference against, and at least one modelled mouse per cluster."""
+    """Thresholds, controls to reference against, for training mutants in modelled lines,
+    and at least one modelled mouse per cluster."""
+    if usable.empty:
+        raise export_error(
+            source,
+            "no usable threshold: every row lacks all six thresholds (or its line identity)",
+            f"at least one numeric threshold per mouse in the columns {list(THRESHOLDS)}",
+        )
     if require_controls and not is_control(usable).any():
         raise export_error(
             source,
@@ -207,7 +214,17 @@ def _check_enough_mice(
             "thresholds are referenced to each centre's controls",
             column=SAMPLE_GROUP,
         )
-    kept = is_control(usable) | in_kept_line(build_line_id(usable), min_line_size)
+    in_lines = in_kept_line(build_line_id(usable), min_line_size) & ~is_control(usable)
+    if require_controls and not in_lines.any():
+        raise export_error(
+            source,
+            f"no knockout line with at least {min_line_size} usable mutants: nothing to "
+            "cluster besides the controls",
+            f"rows with {SAMPLE_GROUP} other than {CONTROL_GROUP!r}, gene and allele, "
+            f"{min_line_size} or more per line (data_processing.min_line_size)",
+            column=SAMPLE_GROUP,
+        )
+    kept = is_control(usable) | in_lines
     if int(kept.sum()) < n_clusters:
         raise export_error(
             source,
