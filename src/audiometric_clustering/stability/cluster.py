@@ -18,7 +18,7 @@ import logging
 import os
 import traceback
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from typing import Any
 from uuid import uuid4
 
@@ -39,6 +39,10 @@ class ClusterSettings:
 
     @classmethod
     def from_params(cls, params: dict[str, Any]) -> ClusterSettings:
+        keys = {f.name for f in fields(cls)}
+        unknown, missing = sorted(set(params) - keys), sorted(keys - set(params))
+        if unknown or missing:
+            raise ValueError(f"stability.cluster: unknown parameters {unknown}, missing {missing}")
         settings = cls(**params)
         if settings.n_workers is not None and settings.n_workers < 1:
             raise ValueError(f"stability.cluster.n_workers = {settings.n_workers}: expected >= 1")

@@ -69,8 +69,8 @@ def build_report(
         "phenotype groups are stable; over all mice it includes how the normal-hearing "
         f"majority is split.\n\n![pairwise ARI](plots/{PLOT_FILES['ari_matrix']})",
         "### Number of clusters\n\n"
-        f"Chosen k = {summary['chosen_k']}: the highest median pairwise ARI over all mice "
-        "(the smaller k on ties).\n\n"
+        + _k_sentence(summary)
+        + "\n\n"
         + markdown_table(k_selection)
         + f"\n\n![stability by k](plots/{PLOT_FILES['stability_by_k']})",
         "## Consensus clusters\n\n"
@@ -85,16 +85,34 @@ def build_report(
     ]
     if not consensus_scores.empty:
         parts.append("### Consensus against the members\n\n" + markdown_table(consensus_scores))
+    enriched = lines[lines["share_enriched"] > 0]
+    ranking = (
+        markdown_table(_present(enriched.head(TOP_LINES), LINE_COLUMNS))
+        if not enriched.empty
+        else "No line was enriched in a hearing-loss cluster in any member."
+    )
     parts.append(
         "## Lines and genes\n\n"
         "Per tested knockout line, the share of members in which it is enriched (q < FDR, "
         "against its own centre's mice) in a hearing-loss cluster; lines enriched in at "
-        f"least {share:.0%} of members are the stable calls. Most stable first:\n\n"
-        + markdown_table(_present(lines.head(TOP_LINES), LINE_COLUMNS))
+        f"least {share:.0%} of members are the stable calls. The {TOP_LINES} most stable "
+        "(all lines in `line_stability.csv`, genes in `gene_stability.csv`):\n\n" + ranking
     )
     if not failed.empty:
         parts.append("## Failed members\n\n" + markdown_table(failed[["member", "error"]]))
     return "\n\n".join(parts) + "\n"
+
+
+def _k_sentence(summary: dict[str, Any]) -> str:
+    if len(summary["n_clusters_grid"]) == 1:
+        return (
+            f"Every member has k = {summary['chosen_k']}; a list in `stability.n_clusters` "
+            "compares several."
+        )
+    return (
+        f"Chosen k = {summary['chosen_k']}: the highest median pairwise ARI over all mice "
+        "(the smaller k on ties)."
+    )
 
 
 def _headline(summary: dict[str, Any]) -> dict[str, Any]:

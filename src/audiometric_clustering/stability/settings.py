@@ -27,9 +27,9 @@ class StabilitySettings:
         missing = sorted(set(KEYS) - set(params))
         if unknown or missing:
             raise ValueError(f"stability: unknown parameters {unknown}, missing {missing}")
-        seeds = tuple(params["seeds"] or ())
+        seeds = _listed(params["seeds"])
         grid = params["n_clusters"]
-        n_clusters = (model_n_clusters,) if grid is None else tuple(grid)
+        n_clusters = (model_n_clusters,) if grid is None else _listed(grid)
         _check_integers("seeds", seeds, low=0)
         _check_integers("n_clusters", n_clusters, low=2)
         share, retries = params["stable_share"], params["retries"]
@@ -48,6 +48,14 @@ class StabilitySettings:
     @property
     def members(self) -> list[MemberSpec]:
         return [MemberSpec(seed, k) for k in self.n_clusters for seed in self.seeds]
+
+
+def _listed(value: Any) -> tuple[Any, ...]:
+    """A YAML list, or the same as a space-separated string: ``kedro run --params`` splits
+    its argument at commas, so ``--params "stability.seeds=1 2 3"`` is how a list is given."""
+    if isinstance(value, str):
+        return tuple(int(v) if v.lstrip("-").isdigit() else v for v in value.split())
+    return tuple(value or ())
 
 
 def _check_integers(key: str, values: tuple[Any, ...], low: int) -> None:

@@ -1,0 +1,219 @@
+"""Thin nodes: members on the Dask cluster, then the stability tables, report and metrics."""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from matplotlib.figure import Figure
+
+from audiometric_clustering.evaluation.ground_truth import align_truth
+from audiometric_clustering.stability import plots, tables
+from audiometric_clustering.stability.cluster import Outcome, open_client, run_jobs
+from audiometric_clustering.stability.consensus import (
+    SHARE_ENRICHED,
+    cluster_stability,
+    consensus_clusters,
+    line_stability,
+    select_k,
+    stable_line_rates,
+)
+from audiometric_clustering.stability.members import MemberParams, MemberResult, train_member
+from audiometric_clustering.stability.report import build_report
+from audiometric_clustering.stability.scores import ScoringSettings, score_clustering
+from audiometric_clustering.stability.settings import StabilitySettings
+from audiometric_clustering.stability.tracking import log_member_run
+
+logger = logging.getLogger(__name__)
+
+CHOSEN = "chosen"
+
+
+def train_members(
+    model_input: pd.DataFrame,
+    preprocessor_state: dict[str, Any],
+    ground_truth: pd.DataFrame,
+    params_model: dict[str, Any],
+    params_pretraining: dict[str, Any],
+    params_cluster_init: dict[str, Any],
+    params_joint_training: dict[str, Any],
+    params_evaluation: dict[str, Any],
+    params_stability: dict[str, Any],
+) -> tuple[list[MemberResult], pd.DataFrame]:
+    """Train every member (seed x k) on the Dask cluster; log each as a nested MLflow run
+    when it comes back. Returns the results (without their checkpoints, which went to
+    MLflow) and the member table, failed members included."""
+    settings = StabilitySettings.from_params(params_stability, params_model["n_clusters"])
+    member_params = MemberParams(
+        model=params_model,
+        pretraining=params_pretraining,
+        cluster_init=params_cluster_init,
+        joint_training=params_joint_training,
+        scoring=ScoringSettings.from_params(params_evaluation),
+    )
+    truth = align_truth(ground_truth, model_input)
+    run_ids: dict[str, str | None] = {}
+
+    def on_done(outcome: Outcome) -> None:
+        run_ids[outcome.job.name] = log_member_run(outcome)
+        if outcome.result is not None:
+            logger.info(
+                "member %s done in %.0f s on pid %s (%d of %d)",
+                outcome.job.name,
+                outcome.result.seconds["total"],
+                outcome.result.worker["pid"],
+                len(run_ids),
+                len(settings.members),
+            )
+
+    with open_client(settings.cluster) as client:
+        outcomes = run_jobs(
+            client,
+            train_member,
+            settings.members,
+            [model_input, preprocessor_state, truth, member_params],
+            settings.retries,
+            on_done,
+        )
+    members = tables.member_table(outcomes, run_ids)
+    results = [o.result for o in outcomes if o.result is not None]
+    if not results:
+        raise RuntimeError(f"every stability member failed: {members['error'].tolist()}")
+    results.sort(key=lambda r: (r.spec.n_clusters, r.spec.seed))
+    return [dataclasses.replace(r, checkpoint={}) for r in results], members
+
+
+def compare_members(
+    results: list[MemberResult], model_input: pd.DataFrame, ground_truth: pd.DataFrame
+) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    """Pairwise ARI of the members, agreement per k with the chosen k flagged, and every
+    member's clusters."""
+    truth = align_truth(ground_truth, model_input)
+    k_selection = tables.k_table(results, truth)
+    chosen = select_k(k_selection, "median_pairwise_ari")
+    k_selection[CHOSEN] = k_selection[tables.K] == chosen
+    return (
+        tables.ari_table(results, truth),
+        k_selection,
+        tables.member_assignments(results, model_input),
+    )
+
+
+def _chosen_members(results: list[MemberResult], k_selection: pd.DataFrame) -> list[MemberResult]:
+    chosen = int(k_selection.loc[k_selection[CHOSEN], tables.K].iloc[0])
+    return [r for r in results if r.spec.n_clusters == chosen]
+
+
+def build_consensus(
+    results: list[MemberResult],
+    k_selection: pd.DataFrame,
+    model_input: pd.DataFrame,
+    ground_truth: pd.DataFrame,
+    params_evaluation: dict[str, Any],
+) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    """Consensus of the members at the chosen k: predictions per mouse, per-cluster
+    stability (with the evaluation's labels), its scores against the members', and its
+    line calls."""
+    members = _chosen_members(results, k_selection)
+    n_clusters = members[0].spec.n_clusters
+    consensus = consensus_clusters(
+        np.stack([m.labels for m in members]), [m.soft_assignment for m in members]
+    )
+    truth = align_truth(ground_truth, model_input)
+    scoring = score_clustering(
+        model_input,
+        consensus.labels,
+        n_clusters,
+        truth,
+        ScoringSettings.from_params(params_evaluation),
+    )
+    stability = cluster_stability(
+        consensus.labels, {m.spec.name: m.labels for m in members}, n_clusters
+    )
+    labelled = scoring.clusters[["cluster", "label", "hearing_loss"]].merge(stability, on="cluster")
+    return (
+        tables.consensus_predictions(model_input, consensus),
+        labelled,
+        tables.consensus_versus_members(scoring.scores, members),
+        scoring.line_calls,
+    )
+
+
+def rank_lines(
+    results: list[MemberResult],
+    k_selection: pd.DataFrame,
+    consensus_line_calls: pd.DataFrame,
+    consensus_clusters_table: pd.DataFrame,
+    model_input: pd.DataFrame,
+    ground_truth: pd.DataFrame,
+    params_stability: dict[str, Any],
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Per line the share of members (at the chosen k) that find it enriched in a
+    hearing-loss cluster, ranked; and the genes ranked by their most stable line."""
+    members = _chosen_members(results, k_selection)
+    stability = line_stability({m.spec.name: m.scoring.line_calls for m in members})
+    lines = tables.line_table(
+        stability,
+        model_input,
+        consensus_line_calls,
+        consensus_clusters_table,
+        align_truth(ground_truth, model_input),
+    )
+    return lines, tables.gene_table(lines, params_stability["stable_share"])
+
+
+def report_stability(
+    members: pd.DataFrame,
+    ari_pairs: pd.DataFrame,
+    k_selection: pd.DataFrame,
+    consensus_clusters_table: pd.DataFrame,
+    consensus_scores: pd.DataFrame,
+    lines: pd.DataFrame,
+    model_input: pd.DataFrame,
+    ground_truth: pd.DataFrame,
+    params_stability: dict[str, Any],
+) -> tuple[dict[str, Figure], str, dict[str, Any], dict[str, dict[str, float]]]:
+    """Figures, the Markdown report, the summary (JSON) and the parent run's metrics."""
+    chosen = k_selection[k_selection[CHOSEN]].iloc[0]
+    ok = members[members["status"] == "ok"]
+    summary: dict[str, Any] = {
+        "members": len(members),
+        "members_ok": len(ok),
+        "members_failed": members.loc[members["status"] != "ok", "member"].tolist(),
+        "seeds": sorted(set(members["seed"].astype(int).tolist())),
+        "n_clusters_grid": sorted(set(members[tables.K].astype(int).tolist())),
+        "chosen_k": int(chosen[tables.K]),
+        "stable_share": float(params_stability["stable_share"]),
+        "worker_peak_rss_mib": float(ok["worker_peak_rss_mib"].max()),
+        "member_seconds_median": float(ok["total_seconds"].median()),
+        **{
+            key: float(chosen[key])
+            for key in ("median_pairwise_ari", "median_pairwise_ari_affected")
+            if key in chosen
+        },
+    }
+    truth = align_truth(ground_truth, model_input)
+    if truth is not None:
+        share = lines.set_index("line_id")[SHARE_ENRICHED]
+        planted = tables.planted_lines(truth) != "none"
+        summary |= stable_line_rates(share, planted, summary["stable_share"])
+    summary["consensus_versus_members"] = consensus_scores.to_dict(orient="records")
+    figures = {
+        plots.PLOT_FILES["ari_matrix"]: plots.ari_matrix(ari_pairs),
+        plots.PLOT_FILES["stability_by_k"]: plots.stability_by_k(k_selection, summary["chosen_k"]),
+    }
+    report = build_report(
+        summary, members, k_selection, consensus_clusters_table, consensus_scores, lines
+    )
+    metrics = {
+        f"stability/{key}": float(value)
+        for key, value in summary.items()
+        if isinstance(value, int | float) and np.isfinite(value)
+    }
+    for row in consensus_scores.to_dict(orient="records"):
+        metrics[f"stability/consensus/{row['score']}"] = float(row["consensus"])
+        metrics[f"stability/member_median/{row['score']}"] = float(row["member_median"])
+    return figures, report, summary, {k: {"value": v, "step": 0} for k, v in metrics.items()}
