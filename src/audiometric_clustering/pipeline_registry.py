@@ -22,6 +22,7 @@ from audiometric_clustering.pipelines import (
     inference,
     joint_training,
     pretraining,
+    stability,
     synthetic_data,
 )
 from audiometric_clustering.pipelines.inference.pipeline import NEW_EXPORT, mlflow_model_kwargs
@@ -49,4 +50,5 @@ def register_pipelines() -> dict[str, Pipeline]:
         "full_training": full_training,
         "__default__": full_training,
         "inference": inference.create_pipeline(),
+        "stability": stability.create_pipeline(),
     }
