@@ -33,7 +33,9 @@ def main() -> None:
             __file__, project, "synthetic_data", {"synthetic": {"n_mice": args.n_mice}}
         )
         runs = [spawn(__file__, project, "data_processing", {}) for _ in range(args.repeats)]
-        report = json.loads((project / "data/08_reporting/data_quality_report.json").read_text())
+        report = json.loads(
+            (project / "data/runs/latest/08_reporting/data_quality_report.json").read_text()
+        )
     print(
         f"synthetic_data: {args.n_mice} mice generated and written in {generated['pipeline_s']:.2f} s"
     )

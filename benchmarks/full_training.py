@@ -59,7 +59,9 @@ def epoch_figures(project: Path, history_name: str) -> dict[str, float]:
     (``steps_seconds`` / ``steps`` per epoch: the optimisation steps alone, without planning
     the epoch and without its validation and DEC-target passes), from a stage's history
     JSON."""
-    history = json.loads((project / f"data/08_reporting/{history_name}.json").read_text())
+    history = json.loads(
+        (project / f"data/runs/latest/08_reporting/{history_name}.json").read_text()
+    )
     step_s = statistics.median(
         seconds / steps
         for seconds, steps in zip(history["steps_seconds"], history["steps"], strict=True)
@@ -88,7 +90,7 @@ def one_run(project: Path, params: dict) -> dict:
         **{f"joint_{k}": v for k, v in epoch_figures(project, "joint_training_history").items()},
         **{name: metrics.get(key, float("nan")) for name, key in QUALITY.items()},
         "method_comparison": pd.read_csv(
-            project / "data/08_reporting/method_comparison.csv"
+            project / "data/runs/latest/08_reporting/method_comparison.csv"
         ).to_dict("records"),
     }
 

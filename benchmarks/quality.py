@@ -59,7 +59,7 @@ def one_run(n_mice: int, seed: int, configuration: str, params: dict) -> dict:
         spawn(__file__, project, "synthetic_data", synthetic)
         kedro_env = None if configuration == DEFAULT else configuration
         process = spawn(__file__, project, "full_training", params, kedro_env)
-        comparison = pd.read_csv(project / "data/08_reporting/method_comparison.csv")
+        comparison = pd.read_csv(project / "data/runs/latest/08_reporting/method_comparison.csv")
     print(f"  seed {seed}, {configuration}: {process['pipeline_s']:.0f} s", flush=True)
     return {
         "seed": seed,

@@ -4,16 +4,14 @@ Explicit registration (not ``find_pipelines``) keeps ``kedro run --pipeline full
 working: Kedro 1.7 imports only the folder named by ``--pipeline`` when pipelines are found
 by folder, and ``full_training`` is the sum of the stage pipelines, not a folder of its own.
 
-``full_training`` is wrapped by kedro-mlflow's ``pipeline_ml_factory``: when it finishes, the
-prediction part of ``inference`` is logged to its MLflow run as a model (``inference_model``)
-whose ``predict`` takes raw export rows. The stages are summed as plain pipelines first and
-wrapped only here, because a wrapped pipeline demotes itself when added to others.
+When ``full_training`` finishes, a project hook logs the prediction part of ``inference`` to
+its MLflow run as a model (``inference_model``, see ``pipelines/inference/packaging.py``) whose
+``predict`` takes raw export rows.
 """
 
 from __future__ import annotations
 
 from kedro.pipeline import Pipeline
-from kedro_mlflow.pipeline import pipeline_ml_factory
 
 from audiometric_clustering.pipelines import (
     cluster_init,
@@ -25,7 +23,6 @@ from audiometric_clustering.pipelines import (
     stability,
     synthetic_data,
 )
-from audiometric_clustering.pipelines.inference.pipeline import NEW_EXPORT, mlflow_model_kwargs
 
 
 def register_pipelines() -> dict[str, Pipeline]:
@@ -38,12 +35,7 @@ def register_pipelines() -> dict[str, Pipeline]:
         "evaluation": evaluation.create_pipeline(),
         "inference_reference": inference.create_reference_pipeline(),
     }
-    full_training = pipeline_ml_factory(
-        training=sum(stages.values(), Pipeline([])),
-        inference=inference.create_prediction_pipeline(),
-        input_name=NEW_EXPORT,
-        log_model_kwargs=mlflow_model_kwargs(),
-    )
+    full_training = sum(stages.values(), Pipeline([]))
     return {
         "synthetic_data": synthetic_data.create_pipeline(),
         **stages,

@@ -10,9 +10,22 @@ from datetime import datetime
 
 from kedro.config import OmegaConfigLoader
 
-from audiometric_clustering.hooks import StageTimingHook
+from audiometric_clustering.hooks import (
+    InferenceModelHook,
+    InterruptedRunHook,
+    ParameterCheckHook,
+    RunFolderHook,
+    StageTimingHook,
+)
 
-HOOKS = (StageTimingHook(),)
+# Checked first, then the run's folder: a bad parameter leaves no folder behind.
+HOOKS = (
+    RunFolderHook(),
+    ParameterCheckHook(),
+    StageTimingHook(),
+    InferenceModelHook(),
+    InterruptedRunHook(),
+)
 
 
 def _run_name() -> str:

@@ -79,7 +79,8 @@ def test_the_mlflow_wrapper_logs_the_whole_file(
         artifact_path="evaluation",
     )
     frame = pd.DataFrame({"cluster": [0, 1, 2], "mice": [10, 20, 30]})
-    with mlflow.start_run() as run:
+    experiment = mlflow.set_experiment("atomic_saves")  # not the id an earlier test made active
+    with mlflow.start_run(experiment_id=experiment.experiment_id) as run:
         dataset.save(frame)
     logged = mlflow.artifacts.download_artifacts(
         run_id=run.info.run_id, artifact_path="evaluation/summary.csv", dst_path=str(tmp_path / "d")

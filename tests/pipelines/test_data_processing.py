@@ -10,10 +10,10 @@ from audiometric_clustering.impc.synthetic import generate_synthetic_export
 from tests.parameters import synthetic_settings
 
 OUTPUTS = (
-    "data/02_intermediate/validated_abr.parquet",
-    "data/05_model_input/model_input.parquet",
-    "data/06_models/preprocessor_state.json",
-    "data/08_reporting/data_quality_report.json",
+    "data/runs/latest/02_intermediate/validated_abr.parquet",
+    "data/runs/latest/05_model_input/model_input.parquet",
+    "data/runs/latest/06_models/preprocessor_state.json",
+    "data/runs/latest/08_reporting/data_quality_report.json",
 )
 
 

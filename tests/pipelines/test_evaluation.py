@@ -30,12 +30,14 @@ from audiometric_clustering.impc.schema import (
 )
 from audiometric_clustering.model import ContrastiveVAEDEC, ModelConfig, MouseTensors
 from audiometric_clustering.pipelines.evaluation import create_pipeline
+from audiometric_clustering.run_folders import relocate
 from audiometric_clustering.training.checkpoints import checkpoint_from_model
 from audiometric_clustering.training.cluster_init import initialise_centres
 from tests.evaluation.mice import build_mice
 from tests.parameters import parameters
 
 N_CLUSTERS = 4
+RUN = "evaluated"
 
 
 def _model_input(seed: int = 0) -> tuple[pd.DataFrame, np.ndarray]:
@@ -93,16 +95,21 @@ def evaluated(kedro_project: Path) -> tuple[Path, str, pd.DataFrame]:
     }
     for name, data in inputs.items():
         catalog[name] = data
+    pipeline = create_pipeline()
+    for name in pipeline.datasets() - set(inputs):  # what the run-folder hook does
+        dataset = None if name.startswith("params:") else catalog.get(name)
+        if dataset is not None:
+            relocate(dataset, RUN)
     mlflow.set_tracking_uri(f"sqlite:///{kedro_project / 'mlflow.db'}")
     with mlflow.start_run() as run:
-        SequentialRunner().run(create_pipeline(), catalog)
+        SequentialRunner().run(pipeline, catalog)
     return kedro_project, run.info.run_id, mice
 
 
 @pytest.mark.slow
 def test_evaluation_writes_every_artifact_locally_and_in_mlflow(evaluated):
     project, run_id, mice = evaluated
-    data = project / "data"
+    data = project / "data/runs" / RUN
     embeddings = np.load(data / "07_model_output/latent_embeddings.npz")
     assert embeddings["latent_mean"].shape == (len(mice), 4)
     assert embeddings["soft_assignment"].shape == (len(mice), N_CLUSTERS)

@@ -19,7 +19,6 @@ import pandas as pd
 import pytest
 from kedro.framework.session import KedroSession
 from kedro.framework.startup import bootstrap_project
-from kedro_mlflow.pipeline.pipeline_ml import PipelineML
 
 from audiometric_clustering.impc.control_baselines import (
     BASELINE_SOURCE,
@@ -38,7 +37,12 @@ from audiometric_clustering.impc.schema import (
 from audiometric_clustering.impc.validation import InvalidExportError
 from audiometric_clustering.inference.assignment import FITS_NO_CLUSTER, UNSEEN_CATEGORIES
 from audiometric_clustering.pipeline_registry import register_pipelines
-from audiometric_clustering.pipelines.inference.pipeline import INFERENCE_MODEL, NEW_EXPORT
+from audiometric_clustering.pipelines.inference.packaging import INFERENCE_MODEL
+from audiometric_clustering.pipelines.inference.pipeline import (
+    NEW_EXPORT,
+    create_prediction_pipeline,
+)
+from audiometric_clustering.pipelines.inference.pipeline import PREDICTIONS as PREDICTIONS_DATASET
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 FAST = {"batch_size": 256, "log_every_n_epochs": 1}
@@ -49,11 +53,11 @@ TRAINING = {
     "evaluation": {"kmeans_n_init": 1, "silhouette_sample_size": 500, "baseline_fit_size": 2000},
 }
 TRAINING_EXPORT = Path("data/01_raw/impc_abr_synthetic.csv")
-PREDICTIONS = Path("data/07_model_output/inference_predictions.csv")
-MISFIT_RULE = Path("data/06_models/misfit_rule.json")
-LINES = Path("data/08_reporting/inference_lines.csv")
-REPORT = Path("data/08_reporting/inference_report.json")
-MODEL_INPUT = Path("data/05_model_input/inference_model_input.parquet")
+PREDICTIONS = Path("data/runs/latest/07_model_output/inference_predictions.csv")
+MISFIT_RULE = Path("data/runs/latest/06_models/misfit_rule.json")
+LINES = Path("data/runs/latest/08_reporting/inference_lines.csv")
+REPORT = Path("data/runs/latest/08_reporting/inference_report.json")
+MODEL_INPUT = Path("data/runs/latest/05_model_input/inference_model_input.parquet")
 NEW_CENTRE = "Mars Clinic"
 NEW_EQUIPMENT = "Prototype X"
 
@@ -113,11 +117,11 @@ def _model_uri(project: Path) -> str:
     return f"runs:/{model.source_run_id}/{INFERENCE_MODEL}"
 
 
-def test_full_training_is_wrapped_and_inference_needs_only_training_outputs() -> None:
+def test_inference_needs_only_training_outputs() -> None:
     pipelines = register_pipelines()
     training = pipelines["full_training"]
-    assert isinstance(training, PipelineML) and pipelines["__default__"] is training
-    assert training.inference.outputs() == {"inference_predictions"}
+    assert pipelines["__default__"] is training
+    assert create_prediction_pipeline().outputs() == {PREDICTIONS_DATASET}
     free = pipelines["inference"].inputs() - {NEW_EXPORT} - training.all_outputs()
     assert {name for name in free if not name.startswith("params:")} == set()
 
@@ -126,7 +130,9 @@ def test_full_training_is_wrapped_and_inference_needs_only_training_outputs() ->
 def test_predictions_for_training_mice_equal_the_evaluation_predictions(
     project: Path, training_predictions: pd.DataFrame
 ) -> None:
-    evaluation = _read_predictions(project / "data/07_model_output/cluster_predictions.csv")
+    evaluation = _read_predictions(
+        project / "data/runs/latest/07_model_output/cluster_predictions.csv"
+    )
     # Every modelled mouse is assigned (inference also takes lines too small to model).
     assert set(evaluation[SPECIMEN_ID]) <= set(training_predictions[SPECIMEN_ID])
     same = training_predictions.set_index(SPECIMEN_ID).loc[evaluation[SPECIMEN_ID]]
@@ -158,8 +164,13 @@ def test_logged_model_predicts_raw_rows_in_a_fresh_process(
     project: Path, training_predictions: pd.DataFrame, tmp_path: Path
 ) -> None:
     output = tmp_path / "pyfunc_predictions.csv"
+    # Loading and predicting must not unpickle anything: every unpickling entry point
+    # fails in that process (torch's weights-only loader is not one of them).
     script = (
-        "import sys, mlflow, pandas as pd\n"
+        "import sys, pickle, cloudpickle, mlflow, pandas as pd\n"
+        "def refuse(*args, **kwargs):\n"
+        "    raise AssertionError('the model unpickled something')\n"
+        "pickle.load = pickle.loads = cloudpickle.load = cloudpickle.loads = refuse\n"
         "model = mlflow.pyfunc.load_model(sys.argv[1])\n"
         "rows = pd.read_csv(sys.argv[2])\n"
         "model.predict(rows).to_csv(sys.argv[3], index=False)\n"
@@ -192,6 +203,18 @@ def test_logged_model_predicts_raw_rows_in_a_fresh_process(
     flags = pyfunc[FITS_NO_CLUSTER].to_numpy(), training_predictions[FITS_NO_CLUSTER].to_numpy()
     assert (flags[0] == flags[1])[~at_threshold].all()
     assert at_threshold.mean() < 0.05  # the exemption is a boundary, not the data
+
+
+@pytest.mark.slow
+def test_logged_model_holds_no_pickle_and_packages_this_runs_checkpoint(project: Path) -> None:
+    uri = _model_uri(project)
+    model_files = Path(mlflow.artifacts.download_artifacts(uri))
+    files = {p.relative_to(model_files).as_posix() for p in model_files.rglob("*") if p.is_file()}
+    assert "mlflow_model.py" in files
+    assert [name for name in files if name.endswith((".pkl", ".pickle"))] == []
+    run_folder = mlflow.get_run(uri.split("/")[1]).data.tags["run_folder"]
+    checkpoint = project / "data/runs" / run_folder / "06_models/joint/best_joint.pt"
+    assert (model_files / "artifacts/best_joint.pt").read_bytes() == checkpoint.read_bytes()
 
 
 @pytest.mark.slow
@@ -273,7 +296,7 @@ def test_new_mice_with_unseen_categories_and_missing_controls(
     mars = lines[lines[LINE_ID].str.endswith(f"|{NEW_CENTRE}")]
     assert len(mars) == 1 and mars["n_mice"].item() == moved.sum()
     training_lines = pd.read_parquet(
-        project / "data/07_model_output/training_line_embeddings.parquet"
+        project / "data/runs/latest/07_model_output/training_line_embeddings.parquet"
     )
     for rank in range(1, 6):
         assert set(lines[f"similar_{rank}_line_id"]) <= set(training_lines[LINE_ID])

@@ -15,6 +15,7 @@ import mlflow
 import pytest
 import torch
 
+from audiometric_clustering.run_folders import mark_latest
 from audiometric_clustering.training.checkpoints import model_from_checkpoint
 from tests.training.synthetic_frame import make_model_input, preprocessor_state
 
@@ -33,11 +34,15 @@ CHECKPOINTS = {
 }
 
 
-def _write_inputs(project: Path) -> None:
-    make_model_input(600, seed=4).to_parquet(project / "data/05_model_input/model_input.parquet")
-    (project / "data/06_models/preprocessor_state.json").write_text(
-        json.dumps(preprocessor_state())
-    )
+def _write_inputs(project: Path) -> Path:
+    """A run folder holding what data_processing would have written, marked the latest."""
+    run = project / "data/runs/hand-made"
+    (run / "05_model_input").mkdir(parents=True)
+    (run / "06_models").mkdir()
+    make_model_input(600, seed=4).to_parquet(run / "05_model_input/model_input.parquet")
+    (run / "06_models/preprocessor_state.json").write_text(json.dumps(preprocessor_state()))
+    mark_latest(run)
+    return run
 
 
 def _runs_by_stage(project: Path) -> tuple[dict[str, mlflow.entities.Run], mlflow.MlflowClient]:
@@ -49,7 +54,7 @@ def _runs_by_stage(project: Path) -> tuple[dict[str, mlflow.entities.Run], mlflo
 
 
 def test_three_stages_run_one_after_another(run_pipeline, kedro_project: Path) -> None:
-    _write_inputs(kedro_project)
+    run = _write_inputs(kedro_project)
     started = time.perf_counter()
     run_pipeline("pretraining", {"pretraining": {"epochs": 3, **FAST}})
     run_pipeline("cluster_init", {"cluster_init": {"n_init": 2}})
@@ -57,7 +62,7 @@ def test_three_stages_run_one_after_another(run_pipeline, kedro_project: Path) -
     elapsed = time.perf_counter() - started
     assert elapsed < 60, f"three small stages took {elapsed:.0f} s"
 
-    models = kedro_project / "data/06_models"
+    models = run / "06_models"
     for name, stage in CHECKPOINTS.items():
         checkpoint = torch.load(models / name, weights_only=True)
         assert checkpoint["stage"] == stage, name
@@ -65,7 +70,7 @@ def test_three_stages_run_one_after_another(run_pipeline, kedro_project: Path) -
     initialised = torch.load(models / "initialised_model.pt", weights_only=True)
     assert trained.config.to_dict() == initialised["config"]
 
-    reporting = kedro_project / "data/08_reporting"
+    reporting = run / "08_reporting"
     pretraining = json.loads((reporting / "pretraining_history.json").read_text())
     joint = json.loads((reporting / "joint_training_history.json").read_text())
     assert len(pretraining["val_loss"]) == 3 and len(joint["val_loss"]) == 3

@@ -20,7 +20,7 @@ N_CLUSTERS = 6
 #: The scale of thresholds the default model reads (model.abr_scale).
 SCALE = parameters("model")["abr_scale"]
 #: Small and quick, and never writing a resume checkpoint into the project's data/.
-FAST = {"epochs": 2, "batch_size": 128, "log_every_n_epochs": 1, "last_checkpoint_path": None}
+FAST = {"epochs": 2, "batch_size": 128, "log_every_n_epochs": 1}
 #: The joint tests weight every term, the contrastive one (off by default) included.
 JOINT = {"warmup_epochs": 2, "loss_weights": {"contrastive": 0.5}}
 

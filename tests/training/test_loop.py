@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import logging
 import math
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -113,14 +114,13 @@ def test_joint_stage_stops_once_assignments_settle(frame, pretrained) -> None:
 
 def test_resume_continues_an_interrupted_stage_exactly(frame, tmp_path: Path) -> None:
     last = tmp_path / "last_pretrain.pt"
-    params = {"epochs": 4, "last_checkpoint_path": str(last)}
-    uninterrupted = pretrain(frame, seed=5, **params)
+    uninterrupted = pretrain(frame, seed=5, epochs=4)
 
     def crash_after_second_epoch(epoch: int, metrics: dict) -> None:
         if epoch == 1:
             raise KeyboardInterrupt
 
-    settings = stages.pretrain_settings(5, **params)
+    settings = replace(stages.pretrain_settings(5, epochs=4), last_checkpoint_path=str(last))
     model = stages.new_model(frame, 5)
     with pytest.raises(KeyboardInterrupt):
         stages.train_stage(
@@ -130,7 +130,7 @@ def test_resume_continues_an_interrupted_stage_exactly(frame, tmp_path: Path) ->
     assert state["epoch"] == 1 and "optimizer" in state and not state["progress"]["completed"]
 
     resumed = stages.train_stage(
-        stages.new_model(frame, 99),  # different start: everything must come from the file
+        stages.new_model(frame, 5),
         *stages.split_tensors(frame, stages.SCALE),
         settings,
         resume_state=state,
@@ -140,12 +140,54 @@ def test_resume_continues_an_interrupted_stage_exactly(frame, tmp_path: Path) ->
         assert torch.equal(tensor, resumed.final["state_dict"][name]), name
 
     completed = stages.train_stage(
-        stages.new_model(frame, 99),
+        stages.new_model(frame, 5),
         *stages.split_tensors(frame, stages.SCALE),
         settings,
         resume_state=torch.load(last, weights_only=True),
     )
     assert _without_timing(completed.history) == _without_timing(uninterrupted.history)
+
+
+@pytest.mark.parametrize(
+    ("changes", "seed", "named"),
+    [
+        ({}, 6, r"seed = 5 \(this run: 6\)"),
+        ({"loss_weights": {"kl": 0.5}}, 5, r"loss_weights.kl = 1.0 \(this run: 0.5\)"),
+        ({"batch_size": 64}, 5, r"batch_size = 128 \(this run: 64\)"),
+    ],
+)
+def test_resume_refuses_a_checkpoint_of_other_settings_naming_them(
+    frame, tmp_path: Path, changes: dict, seed: int, named: str
+) -> None:
+    """A completed checkpoint of seed 5 must not come back as the model of another run."""
+    last = tmp_path / "last_pretrain.pt"
+    written = replace(stages.pretrain_settings(5, epochs=2), last_checkpoint_path=str(last))
+    stages.train_stage(stages.new_model(frame, 5), *stages.split_tensors(frame, SCALE), written)
+    other = replace(
+        stages.pretrain_settings(seed, epochs=2, **changes), last_checkpoint_path=str(last)
+    )
+    with pytest.raises(ValueError, match=named) as refused:
+        stages.train_stage(
+            stages.new_model(frame, seed),
+            *stages.split_tensors(frame, SCALE),
+            other,
+            resume_state=torch.load(last, weights_only=True),
+        )
+    assert "pretraining.resume=false" in str(refused.value) and str(last) in str(refused.value)
+
+
+def test_resume_refuses_a_checkpoint_of_other_data(frame, tmp_path: Path) -> None:
+    last = tmp_path / "last_pretrain.pt"
+    settings = replace(stages.pretrain_settings(5, epochs=2), last_checkpoint_path=str(last))
+    stages.train_stage(stages.new_model(frame, 5), *stages.split_tensors(frame, SCALE), settings)
+    other = make_model_input(600, seed=1)
+    with pytest.raises(ValueError, match=r"data = \w+ \(this run: \w+\)"):
+        stages.train_stage(
+            stages.new_model(other, 5),
+            *stages.split_tensors(other, SCALE),
+            settings,
+            resume_state=torch.load(last, weights_only=True),
+        )
 
 
 def test_joint_stage_measures_clusters_and_warns_on_collapse(frame, pretrained, caplog) -> None:

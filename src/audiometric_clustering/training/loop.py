@@ -40,6 +40,7 @@ from audiometric_clustering.training.progress import (
     last_checkpoint,
     log_progress,
     restore,
+    stage_identity,
 )
 from audiometric_clustering.training.runtime import (
     autocast,
@@ -85,6 +86,7 @@ class StageTrainer:
         model.check_categorical_codes(train.categorical)
         model.check_categorical_codes(validation.categorical)
         self.settings, self.objective = settings, settings.objective
+        self.identity = stage_identity(settings, model, train, validation)
         self.device = resolve_device(settings.device)
         self.mixed_precision = settings.mixed_precision and self.device.type == "cuda"
         self.model = model.to(self.device)
@@ -221,7 +223,9 @@ class StageTrainer:
             seed_everything(settings.seed)
             progress = Progress()
             if resume_state is not None:
-                progress = restore(resume_state, settings, self.model, self.optimiser, self.rng)
+                progress = restore(
+                    resume_state, settings, self.identity, self.model, self.optimiser, self.rng
+                )
                 if progress.completed:
                     logger.info("%s: already complete in the last checkpoint", settings.stage)
                     return self._result(progress)
@@ -266,7 +270,7 @@ class StageTrainer:
                 progress.completed = stopping or epoch == settings.epochs - 1
                 if settings.last_checkpoint_path:
                     state = last_checkpoint(
-                        settings, self.model, self.optimiser, self.rng, progress
+                        settings, self.identity, self.model, self.optimiser, self.rng, progress
                     )
                     save_atomic(state, settings.last_checkpoint_path)
                 log_progress(settings, epoch, metrics, stopping)

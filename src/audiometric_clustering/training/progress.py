@@ -2,26 +2,81 @@
 
 After every epoch the stage writes a "last" checkpoint (weights, optimiser, schedule, random
 state, progress) atomically; passing it back as ``resume_state`` continues the stage
-exactly where it stopped, as if it had never been interrupted.
+exactly where it stopped, as if it had never been interrupted. The checkpoint carries the
+stage's identity (data, seed, settings, starting weights): a resume with another one is
+refused, naming what differs, since it would return a model the run's settings do not
+describe.
 """
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import math
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
 
-from audiometric_clustering.model import ContrastiveVAEDEC
+from audiometric_clustering.model import ContrastiveVAEDEC, MouseTensors
 from audiometric_clustering.training.checkpoints import checkpoint_from_model
 from audiometric_clustering.training.optimiser import Optimiser
-from audiometric_clustering.training.settings import StageSettings
+from audiometric_clustering.training.settings import PARAMETERS_ENTRY, StageSettings
 
 logger = logging.getLogger(__name__)
+
+#: Settings that change how a stage runs, not what it computes: a resume may change them.
+HOW_IT_RUNS = frozenset(
+    {"resume", "last_checkpoint_path", "log_every_n_epochs", "num_threads", "device"}
+    | {"mixed_precision", "compile"}
+)
+
+
+def _digest(tensors: list[torch.Tensor]) -> str:
+    hasher = hashlib.sha256()
+    for tensor in tensors:
+        hasher.update(tensor.detach().cpu().contiguous().numpy().tobytes())
+    return hasher.hexdigest()[:16]
+
+
+def stage_identity(
+    settings: StageSettings,
+    model: ContrastiveVAEDEC,
+    train: MouseTensors,
+    validation: MouseTensors,
+) -> dict[str, str]:
+    """Everything that makes a stage's result, by the name a user would change it under:
+    the seed and each setting (``loss_weights.kl``), the model's configuration
+    (``model.latent_dim``), its starting weights and the training and validation data."""
+    identity = {}
+    for name, value in asdict(settings).items():
+        if name in HOW_IT_RUNS or name == "stage" or value is None:
+            continue
+        if isinstance(value, dict):  # the objective and clustering settings, by YAML key
+            for key, inner in value.items():
+                if key == "weights":
+                    identity |= {f"loss_weights.{term}": repr(w) for term, w in inner.items()}
+                elif key != "terms" and inner is not None:
+                    identity[key] = repr(inner)
+        else:
+            identity[name] = repr(value)
+    identity |= {f"model.{key}": repr(value) for key, value in model.config.to_dict().items()}
+    identity["starting weights"] = _digest(list(model.state_dict().values()))
+    identity["data"] = _digest(
+        [getattr(tensors, f.name) for tensors in (train, validation) for f in fields(tensors)]
+    )
+    return identity
+
+
+def identity_differences(written: dict[str, str], current: dict[str, str]) -> list[str]:
+    """``key = written value (this run: current value)`` for every difference."""
+    return [
+        f"{key} = {written.get(key, 'absent')} (this run: {current.get(key, 'absent')})"
+        for key in sorted(set(written) | set(current))
+        if written.get(key) != current.get(key)
+    ]
 
 
 @dataclass
@@ -71,33 +126,42 @@ class Progress:
 
 def last_checkpoint(
     settings: StageSettings,
+    identity: dict[str, str],
     model: ContrastiveVAEDEC,
     optimiser: Optimiser,
     rng: np.random.Generator,
     progress: Progress,
 ) -> dict[str, Any]:
-    """Everything needed to continue exactly: weights, optimiser, schedule, RNG, progress."""
+    """Everything needed to continue exactly: weights, optimiser, schedule, RNG, progress,
+    and the stage's identity to check a resume against."""
     checkpoint = checkpoint_from_model(
         model, settings.stage, progress.last_epoch, progress.last_metrics
     )
     random_state = {"torch": torch.get_rng_state(), "numpy": rng.bit_generator.state}
     if torch.cuda.is_available() and next(model.parameters()).is_cuda:
         random_state["cuda"] = torch.cuda.get_rng_state_all()
-    return checkpoint | optimiser.state_dict() | {"rng": random_state, "progress": asdict(progress)}
+    extra = {"rng": random_state, "progress": asdict(progress), "identity": identity}
+    return checkpoint | optimiser.state_dict() | extra
 
 
 def restore(
     state: dict[str, Any],
     settings: StageSettings,
+    identity: dict[str, str],
     model: ContrastiveVAEDEC,
     optimiser: Optimiser,
     rng: np.random.Generator,
 ) -> Progress:
-    """Load a last checkpoint into the stage's model, optimiser and random state."""
-    if state["stage"] != settings.stage or state["config"] != model.config.to_dict():
+    """Load a last checkpoint into the stage's model, optimiser and random state, after
+    checking that it was written by a run with this ``identity``."""
+    differences = identity_differences(state.get("identity", {}), identity)
+    if state["stage"] != settings.stage or differences:
+        entry = PARAMETERS_ENTRY.get(settings.stage, settings.stage)
+        what = differences if state["stage"] == settings.stage else [f"stage {state['stage']}"]
         raise ValueError(
-            f"the last checkpoint is from stage {state['stage']!r} with another model "
-            f"configuration; delete it or set resume: false to start {settings.stage} afresh"
+            f"{entry}: cannot resume from {settings.last_checkpoint_path or 'the checkpoint'}: "
+            f"it was written with {'; '.join(what)}. Resume with the settings it was written "
+            f"with, or set {entry}.resume=false to start the stage afresh."
         )
     model.load_state_dict(state["state_dict"])
     optimiser.load_state_dict(state)

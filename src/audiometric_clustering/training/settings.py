@@ -79,7 +79,6 @@ _RULES: dict[str, tuple[tuple[type, ...], float | None, float | None, bool]] = {
     "num_threads": ((int,), 0, None, False),
     "log_every_n_epochs": ((int,), 1, None, False),
     "resume": ((bool,), None, None, False),
-    "last_checkpoint_path": ((str,), None, None, True),
     "target_update_interval": ((int,), 0, None, False),
     "assignment_change_tolerance": ((int, float), 0, 1, False),
     "max_cluster_share": ((int, float), 1e-12, 1, False),
@@ -100,14 +99,21 @@ def _checked(stage: str, key: str, value: Any) -> Any:
             "" if low is None else f" >= {low:g}" if high is None else f" in [{low:g}, {high:g}]"
         )
         null = " (or null)" if nullable else ""
-        raise ValueError(f"{stage}.{key} = {value!r}: expected a {names}{bounds}{null}")
+        article = "an" if names[0] in "aeiou" else "a"
+        raise ValueError(f"{stage}.{key} = {value!r}: expected {article} {names}{bounds}{null}")
     return value
 
 
-def stage_settings(params: Mapping[str, Any], seed: int, stage: str) -> StageSettings:
-    """Typed settings of ``stage`` from its parameters (``params:<stage>``) and the seed."""
+def stage_settings(
+    params: Mapping[str, Any], seed: int, stage: str, last_checkpoint_path: str | None = None
+) -> StageSettings:
+    """Typed settings of ``stage`` from its parameters (``params:<stage>``) and the seed.
+
+    ``last_checkpoint_path`` is where the stage keeps its resume checkpoint (a catalog entry
+    of the run's folder); without one the stage writes none and cannot resume.
+    """
     entry = PARAMETERS_ENTRY.get(stage, stage)
-    not_from_yaml = {"stage", "seed", "objective", "clustering"}
+    not_from_yaml = {"stage", "seed", "objective", "clustering", "last_checkpoint_path"}
     stage_keys = [f.name for f in fields(StageSettings) if f.name not in not_from_yaml]
     cluster_keys = [f.name for f in fields(ClusteringSettings)]
     unknown = sorted(set(params) - {*stage_keys, *cluster_keys, *OBJECTIVE_KEYS})
@@ -140,6 +146,7 @@ def stage_settings(params: Mapping[str, Any], seed: int, stage: str) -> StageSet
     return StageSettings(
         stage=stage,
         seed=seed,
+        last_checkpoint_path=last_checkpoint_path,
         **{key: _checked(entry, key, params[key]) for key in stage_keys},
         objective=objective,
         clustering=clustering,

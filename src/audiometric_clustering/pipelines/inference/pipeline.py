@@ -3,21 +3,17 @@
 * ``create_reference_pipeline``: run at the end of training (part of ``full_training``);
   persists the training lines' mean embeddings and the "fits no cluster" thresholds.
 * ``create_prediction_pipeline``: raw export rows -> ``inference_predictions``, its only
-  output. kedro-mlflow logs exactly this pipeline as the MLflow model of a training run,
-  so ``mlflow.pyfunc.load_model(uri).predict(rows)`` returns the same table.
+  output. The MLflow model of a training run runs exactly this pipeline
+  (``inference/mlflow_model.py``), so ``mlflow.pyfunc.load_model(uri).predict(rows)``
+  returns the same table.
 * ``create_pipeline``: the prediction pipeline plus the per-line summary and the report;
   ``kedro run --pipeline inference --params raw_abr_path=NEW.csv``.
 
 Every input besides the new export is a persisted output of the training run.
 """
 
-from importlib.metadata import version
-from pathlib import Path
-from typing import Any
-
 from kedro.pipeline import Node, Pipeline
 
-import audiometric_clustering
 from audiometric_clustering.pipelines.inference.nodes import (
     assign_new_mice,
     embed_new_mice,
@@ -31,41 +27,8 @@ from audiometric_clustering.pipelines.inference.nodes import (
 
 #: The catalog entry the new export is read from; the MLflow model's input.
 NEW_EXPORT = "raw_abr_export"
-#: Name of the logged MLflow model: load it as ``runs:/<run_id>/inference_model``.
-INFERENCE_MODEL = "inference_model"
-#: Distributions the prediction pipeline imports, pinned to the installed versions.
-MODEL_REQUIREMENTS: tuple[str, ...] = (
-    "kedro",
-    "kedro-datasets",
-    "kedro-mlflow",
-    "mlflow",
-    "torch",
-    "numpy",
-    "pandas",
-    "pyarrow",
-    "scikit-learn",
-    "scipy",
-    "matplotlib",
-    "cloudpickle",
-)
-
-
-def mlflow_model_kwargs() -> dict[str, Any]:
-    """How kedro-mlflow logs the prediction pipeline (``mlflow.pyfunc.log_model`` arguments).
-
-    * No signature: the export's columns vary by file (optional columns, ids read as text
-      or numbers), and validation explains a bad file better than a schema check would.
-    * The project's package travels with the model (``code_paths``), so the model loads
-      wherever the pinned requirements are installed, without this checkout.
-    * Explicit requirements: MLflow's inference of them loads the model in a subprocess
-      (about half a minute here) and misses torch and kedro.
-    """
-    return {
-        "name": INFERENCE_MODEL,
-        "signature": None,
-        "code_paths": [str(Path(audiometric_clustering.__file__).parent)],
-        "pip_requirements": [f"{name}=={version(name)}" for name in MODEL_REQUIREMENTS],
-    }
+#: The prediction pipeline's only output; the MLflow model's output.
+PREDICTIONS = "inference_predictions"
 
 
 def create_reference_pipeline(**kwargs) -> Pipeline:
@@ -118,7 +81,7 @@ def create_prediction_pipeline(**kwargs) -> Pipeline:
                     "cluster_labels",
                     "misfit_rule",
                 ],
-                "inference_predictions",
+                PREDICTIONS,
                 name="assign_new_mice",
             ),
         ],

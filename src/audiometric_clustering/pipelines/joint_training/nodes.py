@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import pandas as pd
@@ -19,15 +20,16 @@ def train_jointly(
     model_input: pd.DataFrame,
     params_joint_training: dict[str, Any],
     seed: int,
+    resume_checkpoint: Path,
 ) -> tuple[dict[str, Any], dict[str, Any], dict[str, list[float]]]:
     """Joint training from the k-means-initialised model.
 
     Returns best and final checkpoints and the history; each epoch logs losses, validation
     loss, learning rate, cluster sizes and assignment entropy to MLflow as ``joint/<name>``.
     A collapsed clustering (an empty cluster, or one above ``max_cluster_share``) is logged
-    as a warning with the sizes.
+    as a warning with the sizes. The ``resume_checkpoint`` file is rewritten after every epoch.
     """
-    settings = stage_settings(params_joint_training, seed, STAGE)
+    settings = stage_settings(params_joint_training, seed, STAGE, str(resume_checkpoint))
     model = model_from_checkpoint(initialised_model).train()
     train, validation = split_tensors(model_input, model.config.abr_scale)
     result = train_stage_tracked(model, train, validation, settings)

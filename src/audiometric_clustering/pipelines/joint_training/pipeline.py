@@ -10,7 +10,13 @@ def create_pipeline(**kwargs) -> Pipeline:
         [
             Node(
                 train_jointly,
-                ["initialised_model", "model_input", "params:joint_training", "params:seed"],
+                [
+                    "initialised_model",
+                    "model_input",
+                    "params:joint_training",
+                    "params:seed",
+                    "joint_resume_checkpoint",
+                ],
                 ["trained_model", "final_trained_model", "joint_training_history"],
                 name="train_jointly",
             )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import pandas as pd
@@ -21,13 +22,15 @@ def pretrain(
     params_model: dict[str, Any],
     params_pretraining: dict[str, Any],
     seed: int,
+    resume_checkpoint: Path,
 ) -> tuple[dict[str, Any], dict[str, Any], dict[str, list[float]]]:
     """A fresh ContrastiveVAE-DEC trained on reconstruction + KL.
 
     Returns the best checkpoint (lowest validation loss), the final one and the per-epoch
-    history; every epoch's metrics also go to MLflow as ``pretrain/<name>``.
+    history; every epoch's metrics also go to MLflow as ``pretrain/<name>``, and the
+    ``resume_checkpoint`` file is rewritten after every epoch.
     """
-    settings = stage_settings(params_pretraining, seed, STAGE)
+    settings = stage_settings(params_pretraining, seed, STAGE, str(resume_checkpoint))
     config = model_config_from(params_model, preprocessor_state)
     train, validation = split_tensors(model_input, config.abr_scale)
     seed_everything(seed)

@@ -16,6 +16,7 @@ def create_pipeline(**kwargs) -> Pipeline:
                     "params:model",
                     "params:pretraining",
                     "params:seed",
+                    "pretraining_resume_checkpoint",
                 ],
                 ["pretrained_model", "final_pretrained_model", "pretraining_history"],
                 name="pretrain_vae",
