@@ -5,8 +5,11 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
+from scipy.cluster.hierarchy import fcluster, linkage
+from scipy.spatial.distance import pdist, squareform
 
 from audiometric_clustering.stability.consensus import (
+    average_linkage,
     best_match_jaccard,
     cluster_stability,
     consensus_clusters,
@@ -33,10 +36,6 @@ def _labels(n: int = 400, seed: int = 0) -> np.ndarray:
     return np.random.default_rng(seed).integers(0, K, n)
 
 
-def _one_hot(labels: np.ndarray) -> np.ndarray:
-    return np.eye(K, dtype=np.float32)[labels]
-
-
 def _noisy(labels: np.ndarray, share: float, seed: int) -> np.ndarray:
     rng = np.random.default_rng(seed)
     flipped = rng.random(labels.size) < share
@@ -47,11 +46,12 @@ def test_identical_members_agree_completely() -> None:
     labels = np.stack([_labels()] * 3)
     ari = pairwise_ari(labels)
     assert ari == pytest.approx(np.ones((3, 3)))
-    consensus = consensus_clusters(labels, [_one_hot(row) for row in labels])
+    consensus = consensus_clusters(labels, K)
     assert np.array_equal(consensus.labels, labels[0])
     assert consensus.agreement == pytest.approx(1.0)
-    table = cluster_stability(consensus.labels, {"a": labels[1], "b": labels[2]}, K)
+    table = cluster_stability(consensus, {"a": labels[1], "b": labels[2]})
     assert table["jaccard_mean"].to_numpy() == pytest.approx(1.0)
+    assert table["co_clustering"].to_numpy() == pytest.approx(1.0)
 
 
 def test_permuted_labels_align_back() -> None:
@@ -61,11 +61,9 @@ def test_permuted_labels_align_back() -> None:
     assert pairwise_ari(np.stack([truth, permuted]))[0, 1] == pytest.approx(1.0)
     mapping = match_clusters(permuted, truth, K)
     assert np.array_equal(mapping[permuted], truth)
-    members = np.stack([truth, permuted, permuted])
-    consensus = consensus_clusters(members, [_one_hot(row) for row in members])
-    assert pairwise_ari(np.stack([consensus.labels, truth]))[0, 1] == pytest.approx(1.0)
+    consensus = consensus_clusters(np.stack([truth, permuted, permuted]), K)
+    assert np.array_equal(consensus.labels, truth)  # numbered after the reference, member 0
     assert consensus.agreement == pytest.approx(1.0)
-    assert np.array_equal(np.sort(consensus.mappings, axis=1), np.tile(np.arange(K), (3, 1)))
 
 
 def test_a_random_member_lowers_agreement_and_cluster_stability() -> None:
@@ -76,23 +74,45 @@ def test_a_random_member_lowers_agreement_and_cluster_stability() -> None:
     assert np.median(off_diagonal(pairwise_ari(mixed))) < 0.1
     assert reference_member(pairwise_ari(mixed)) in (0, 1)
     assert mean_pairwise_jaccard(mixed, K) < mean_pairwise_jaccard(stable, K) == 1.0
-    consensus = consensus_clusters(mixed, [_one_hot(row) for row in mixed])
+    consensus = consensus_clusters(mixed, K)
     assert np.array_equal(consensus.labels, truth)  # two votes of three
-    matched = consensus.mappings[2][random]  # the random member after matching
-    assert consensus.agreement.mean() == pytest.approx(2 / 3 + np.mean(matched == truth) / 3)
-    table = cluster_stability(consensus.labels, {"a": truth, "b": truth, "c": random}, K)
+    # with its own cluster's mice: together in the two copies, by chance in the random one
+    assert consensus.agreement == pytest.approx(2 / 3 + 1 / 3 / K, abs=0.05)
+    table = cluster_stability(consensus, {"a": truth, "b": truth, "c": random})
     assert (table["jaccard/c"] < 0.5).all() and (table["jaccard_min"] < 0.5).all()
-    assert (table["jaccard_mean"] < 1.0).all()
+    assert (table["jaccard_mean"] < 1.0).all() and (table["co_clustering"] < 0.8).all()
 
 
 def test_consensus_is_better_than_its_noisy_members() -> None:
     truth = _labels(n=2000)
     permutations = [np.arange(K), np.array([1, 2, 3, 0]), np.array([3, 2, 1, 0])] * 3
     members = np.stack([p[_noisy(truth, 0.3, seed)] for seed, p in enumerate(permutations)])
-    consensus = consensus_clusters(members, [_one_hot(m) for m in members])
+    consensus = consensus_clusters(members, K)
     member_ari = [pairwise_ari(np.stack([m, truth]))[0, 1] for m in members]
     consensus_ari = pairwise_ari(np.stack([consensus.labels, truth]))[0, 1]
     assert consensus_ari > max(member_ari) + 0.2
+
+
+def test_consensus_follows_the_majority_when_members_merge_and_split_clusters() -> None:
+    truth = _labels(n=1000)
+    half = (truth == 0) & (np.arange(truth.size) % 2 == 0)
+    # also K clusters: 2 and 3 merged, half of cluster 0 split off as 3
+    other = np.where(half, 3, np.where(truth == 3, 2, truth))
+    for majority, minority in ((truth, other), (other, truth)):
+        consensus = consensus_clusters(np.stack([majority, minority, majority]), K)
+        assert pairwise_ari(np.stack([consensus.labels, majority]))[0, 1] == pytest.approx(1.0)
+
+
+def test_weighted_average_linkage_is_scipys_with_unit_weights_and_counts_mice() -> None:
+    points = np.random.default_rng(3).normal(size=(40, 2))
+    distance = squareform(pdist(points))
+    ours = average_linkage(distance, np.ones(40), 5)
+    theirs = fcluster(linkage(pdist(points), "average"), 5, criterion="maxclust")
+    assert pairwise_ari(np.stack([ours, theirs]))[0, 1] == pytest.approx(1.0)
+    # once 0 and 1 are merged, a group that is mostly the heavy point 0 is far from 2.2
+    line = squareform(pdist(np.array([[0.0], [1.0], [2.2], [4.0]])))
+    assert average_linkage(line, np.ones(4), 2).tolist() == [0, 0, 0, 1]
+    assert average_linkage(line, np.array([100.0, 1.0, 1.0, 1.0]), 2).tolist() == [0, 0, 1, 1]
 
 
 def test_pairwise_ari_over_a_subset_of_mice() -> None:

@@ -22,6 +22,7 @@ from dataclasses import dataclass, fields
 from typing import Any
 from uuid import uuid4
 
+import dask
 from distributed import Client, Future, LocalCluster, as_completed
 
 logger = logging.getLogger(__name__)
@@ -70,6 +71,9 @@ def open_client(settings: ClusterSettings) -> Iterator[Client]:
         return
     n_workers = settings.n_workers or os.cpu_count() or 1
     with (
+        # The statistical profiler samples every worker's stack each 10 ms, CPU the
+        # members need; the workers take the setting with the rest of this config.
+        dask.config.set({"distributed.worker.profile.enabled": False}),
         LocalCluster(
             n_workers=n_workers,
             threads_per_worker=settings.threads_per_worker,

@@ -1,10 +1,10 @@
 """What stays the same across members: agreement, consensus clusters, stable clusters and lines.
 
-Everything here works on label vectors and K-column soft assignments, never on a mouse x
-mouse co-association matrix (60,000 mice would make 3.6e9 cells): members are compared
-through K x K overlap tables, and a consensus is built by matching every member's clusters
-to a reference (Hungarian matching, ``scipy.optimize.linear_sum_assignment``) and averaging
-the matched soft assignments.
+Everything here works on label vectors, never on a mouse x mouse co-association matrix
+(60,000 mice would make 3.6e9 cells): members are compared through K x K overlap tables, the
+consensus clusters the co-association of the distinct combinations of member labels, and
+Hungarian matching (``scipy.optimize.linear_sum_assignment``) numbers its clusters after a
+reference member.
 """
 
 from __future__ import annotations
@@ -74,49 +74,105 @@ def match_clusters(labels: np.ndarray, reference: np.ndarray, n_clusters: int) -
     return mapping
 
 
+#: At most this many distinct label combinations are clustered (their agreement matrix is
+#: this size squared); rarer ones join the consensus cluster they agree with most.
+MAX_SIGNATURES = 2000
+#: Signatures whose agreement with the core ones is computed at once (memory only).
+_CHUNK = 4096
+
+
 @dataclass(frozen=True)
 class Consensus:
-    """Consensus clusters of M members with K clusters each, over N mice.
+    """Consensus clusters of M members over N mice.
 
-    ``probabilities``: the members' soft assignments after matching, averaged (N, K);
-    ``labels`` their argmax; ``agreement``: the share of members whose matched hard cluster
-    is the consensus one; ``mappings[m, j]``: the consensus cluster of member m's cluster j;
-    ``reference``: the member the matching started from.
+    ``co_clustering[i, c]``: the share of members in which mouse i shares a cluster with a
+    mouse of consensus cluster c, averaged over that cluster's mice (Monti's item consensus);
+    ``agreement``: that share for the mouse's own cluster. Clusters are numbered after the
+    ``reference`` member (the medoid) by Hungarian matching.
     """
 
     labels: np.ndarray
-    probabilities: np.ndarray
-    agreement: np.ndarray
-    mappings: np.ndarray
+    co_clustering: np.ndarray
     reference: int
 
+    @property
+    def agreement(self) -> np.ndarray:
+        return self.co_clustering[np.arange(len(self.labels)), self.labels]
 
-def consensus_clusters(
-    labels: np.ndarray, soft: list[np.ndarray], max_rounds: int = 10
-) -> Consensus:
-    """Match every member to the medoid member, average the matched soft assignments, then
-    match again to that consensus until it no longer changes (at most ``max_rounds``), so the
-    result depends less on which member started it."""
+
+def average_linkage(distance: np.ndarray, weights: np.ndarray, n_clusters: int) -> np.ndarray:
+    """Average-linkage (UPGMA) clusters of points that stand for ``weights`` mice each.
+
+    The distance between two groups is the mean over their mice, so a combination of labels
+    that 20,000 mice share weighs 20,000 times one that a single mouse has. Each row's
+    nearest neighbour is kept and refreshed only where a merge changed it.
+    """
+    n_points = len(weights)
+    d = np.array(distance, dtype=np.float64)
+    np.fill_diagonal(d, np.inf)
+    size = np.asarray(weights, dtype=np.float64).copy()
+    group = np.arange(n_points)
+    rows = np.arange(n_points)
+    nearest = d.argmin(axis=1)
+    for _ in range(n_points - n_clusters):
+        i = int(np.argmin(d[rows, nearest]))
+        j = int(nearest[i])
+        merged = (size[i] * d[i] + size[j] * d[j]) / (size[i] + size[j])
+        merged[[i, j]] = np.inf
+        d[i], d[:, i] = merged, merged
+        d[j], d[:, j] = np.inf, np.inf
+        size[i] += size[j]
+        group[group == j] = i
+        stale = (nearest == i) | (nearest == j)
+        stale[i] = True
+        nearest[stale] = d[stale].argmin(axis=1)
+        nearest[merged < d[rows, nearest]] = i
+    return np.unique(group, return_inverse=True)[1]
+
+
+def _agreement(signatures: np.ndarray, core: np.ndarray) -> np.ndarray:
+    """Share of members that put two label combinations in the same cluster."""
+    return (signatures[:, None, :] == core[None, :, :]).mean(axis=2)
+
+
+def consensus_clusters(labels: np.ndarray, n_clusters: int) -> Consensus:
+    """Co-association consensus of members' ``labels`` (M, N), without an N x N matrix.
+
+    Mice with the same combination of member labels (a signature) have the same
+    co-association with every other mouse, and members agree enough that there are a few
+    hundred signatures where there are tens of thousands of mice. The co-association of the
+    signatures (the share of members that put two mice together) is clustered by weighted
+    average linkage into ``n_clusters`` (evidence accumulation, Fred and Jain 2005): a
+    phenotype that some members split and others merge goes with the majority. Beyond
+    ``MAX_SIGNATURES`` the rarer signatures join the cluster they agree with most.
+    """
     labels = np.asarray(labels, dtype=np.int64)
-    n_clusters = soft[0].shape[1]
+    signatures, inverse, weights = np.unique(
+        labels.T, axis=0, return_inverse=True, return_counts=True
+    )
+    inverse = inverse.ravel()
+    core = np.sort(np.argsort(-weights, kind="stable")[:MAX_SIGNATURES])
+    core_labels = average_linkage(
+        1.0 - _agreement(signatures[core], signatures[core]),
+        weights[core],
+        min(n_clusters, len(core)),
+    )
+    members = np.zeros((len(core), n_clusters))
+    members[np.arange(len(core)), core_labels] = weights[core]
+    members /= np.maximum(members.sum(axis=0), 1.0)
+    co_clustering = np.concatenate(
+        [
+            _agreement(signatures[start : start + _CHUNK], signatures[core]) @ members
+            for start in range(0, len(signatures), _CHUNK)
+        ]
+    )
+    signature_labels = co_clustering.argmax(axis=1)
+    signature_labels[core] = core_labels
     reference = reference_member(pairwise_ari(labels))
-    target = labels[reference]
-    for _ in range(max_rounds):
-        mappings = np.stack([match_clusters(member, target, n_clusters) for member in labels])
-        probabilities = np.zeros_like(soft[0], dtype=np.float64)
-        for mapping, member_soft in zip(mappings, soft, strict=True):
-            probabilities[:, mapping] += member_soft
-        probabilities /= len(soft)
-        consensus = probabilities.argmax(axis=1)
-        if np.array_equal(consensus, target):
-            break
-        target = consensus
-    matched = np.take_along_axis(mappings, labels, axis=1)
+    numbering = match_clusters(signature_labels[inverse], labels[reference], n_clusters)
     return Consensus(
-        labels=consensus,
-        probabilities=probabilities,
-        agreement=(matched == consensus).mean(axis=0),
-        mappings=mappings,
+        labels=numbering[signature_labels[inverse]],
+        co_clustering=co_clustering[inverse][:, np.argsort(numbering)],
         reference=reference,
     )
 
@@ -133,23 +189,28 @@ def best_match_jaccard(
     return np.where(table.sum(axis=1) > 0, jaccard, np.nan)
 
 
-def cluster_stability(
-    consensus: np.ndarray, members: dict[str, np.ndarray], n_clusters: int
-) -> pd.DataFrame:
-    """Per consensus cluster: mice, and its best-match Jaccard with each member's clusters
-    (``jaccard/<member>``), their mean and minimum. Hennig's reading: below 0.5 a cluster
-    dissolves from one run to the next, above 0.75 it is stable."""
+def cluster_stability(consensus: Consensus, members: dict[str, np.ndarray]) -> pd.DataFrame:
+    """Per consensus cluster: mice; ``co_clustering``, the mean share of members in which two
+    of its mice share a cluster; its best-match Jaccard with each member's clusters
+    (``jaccard/<member>``), their mean and minimum. Hennig's reading of the Jaccard: below
+    0.5 a cluster dissolves from one run to the next, above 0.75 it is stable."""
+    n_clusters = consensus.co_clustering.shape[1]
+    labels = consensus.labels
     per_member = {
-        f"jaccard/{name}": best_match_jaccard(consensus, member, n_clusters, n_clusters)
+        f"jaccard/{name}": best_match_jaccard(labels, member, n_clusters, int(member.max()) + 1)
         for name, member in members.items()
     }
     values = np.column_stack(list(per_member.values()))
     empty = np.isnan(values).all(axis=1)
     safe = np.where(empty[:, None], 0.0, values)
+    sizes = np.bincount(labels, minlength=n_clusters)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        co_clustering = np.bincount(labels, consensus.agreement, n_clusters) / sizes
     return pd.DataFrame(
         {
             CLUSTER: np.arange(n_clusters),
-            "n_mice": np.bincount(consensus, minlength=n_clusters),
+            "n_mice": sizes,
+            "co_clustering": co_clustering,
             "jaccard_mean": np.where(empty, np.nan, safe.mean(axis=1)),
             "jaccard_min": np.where(empty, np.nan, safe.min(axis=1)),
             **per_member,

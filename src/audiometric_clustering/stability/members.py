@@ -64,12 +64,12 @@ class MemberParams:
 
 @dataclass(frozen=True)
 class MemberResult:
-    """A trained member: hard and soft clusters of every mouse (model-input order), its
-    best joint checkpoint, per-epoch histories, scores, and where and how long it ran."""
+    """A trained member: the cluster of every mouse (model-input order, argmax of the soft
+    assignment), its best joint checkpoint, per-epoch histories, scores, and where and how
+    long it ran."""
 
     spec: MemberSpec
     labels: np.ndarray  # (N,) int64
-    soft_assignment: np.ndarray  # (N, K) float32
     checkpoint: dict[str, Any]
     histories: dict[str, dict[str, list[float]]]  # "pretrain" and "joint"
     scoring: Scoring
@@ -139,7 +139,6 @@ def train_member(
     return MemberResult(
         spec=spec,
         labels=labels,
-        soft_assignment=embedding.soft_assignment.astype(np.float32),
         checkpoint=joint.best,
         histories={"pretrain": pretrained.history, "joint": joint.history},
         scoring=scoring,

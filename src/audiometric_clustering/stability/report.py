@@ -74,13 +74,25 @@ def build_report(
         + markdown_table(k_selection)
         + f"\n\n![stability by k](plots/{PLOT_FILES['stability_by_k']})",
         "## Consensus clusters\n\n"
-        "Every member's clusters are matched to a reference member's (Hungarian matching on "
-        "shared mice), the matched soft assignments averaged, and the matching repeated "
-        "against that consensus until it settles. Per consensus cluster, its best-match "
-        "Jaccard with each member's clusters: below 0.5 the cluster dissolves when the seed "
-        "changes, above 0.75 it is stable (Hennig 2007).\n\n"
+        "Two mice are clustered together as often as the members put them in one cluster "
+        "(co-association), computed once per combination of member labels rather than per "
+        "pair of mice, and clustered by weighted average linkage: a phenotype that some "
+        "members split and others merge goes with the majority. Per consensus cluster: "
+        "co-clustering, the mean share of members in which two of its mice share a cluster, "
+        "and its best-match Jaccard with each member's clusters: below 0.5 the cluster "
+        "dissolves when the seed changes, above 0.75 it is stable (Hennig 2007).\n\n"
         + markdown_table(
-            clusters[["cluster", "label", "n_mice", "hearing_loss", "jaccard_mean", "jaccard_min"]]
+            clusters[
+                [
+                    "cluster",
+                    "label",
+                    "n_mice",
+                    "hearing_loss",
+                    "co_clustering",
+                    "jaccard_mean",
+                    "jaccard_min",
+                ]
+            ]
         ),
     ]
     if not consensus_scores.empty:

@@ -123,23 +123,18 @@ def _median(values: np.ndarray) -> float:
 
 
 def consensus_predictions(mice: pd.DataFrame, consensus: Consensus) -> pd.DataFrame:
-    """Per mouse: identity, consensus cluster, its averaged probability, the members'
-    agreement with it, and every averaged probability."""
+    """Per mouse: identity, consensus cluster, ``agreement`` (the share of members in which
+    it shares a cluster with its consensus cluster's mice) and that share for every cluster
+    (``co_clustering_<k>``)."""
     identity = mice[[SPECIMEN_ID, GENE, ALLELE, ZYGOSITY, CENTRE, LINE_ID]].reset_index(drop=True)
-    k = consensus.probabilities.shape[1]
+    k = consensus.co_clustering.shape[1]
     return pd.concat(
         [
             identity,
+            pd.DataFrame({CLUSTER: consensus.labels, "agreement": consensus.agreement}),
             pd.DataFrame(
-                {
-                    CLUSTER: consensus.labels,
-                    "probability": consensus.probabilities.max(axis=1),
-                    "agreement": consensus.agreement,
-                }
-            ),
-            pd.DataFrame(
-                consensus.probabilities.astype(np.float32),
-                columns=[f"prob_cluster_{j}" for j in range(k)],
+                consensus.co_clustering.astype(np.float32),
+                columns=[f"co_clustering_{j}" for j in range(k)],
             ),
         ],
         axis=1,

@@ -119,9 +119,7 @@ def build_consensus(
     line calls."""
     members = _chosen_members(results, k_selection)
     n_clusters = members[0].spec.n_clusters
-    consensus = consensus_clusters(
-        np.stack([m.labels for m in members]), [m.soft_assignment for m in members]
-    )
+    consensus = consensus_clusters(np.stack([m.labels for m in members]), n_clusters)
     truth = align_truth(ground_truth, model_input)
     scoring = score_clustering(
         model_input,
@@ -130,9 +128,7 @@ def build_consensus(
         truth,
         ScoringSettings.from_params(params_evaluation),
     )
-    stability = cluster_stability(
-        consensus.labels, {m.spec.name: m.labels for m in members}, n_clusters
-    )
+    stability = cluster_stability(consensus, {m.spec.name: m.labels for m in members})
     labelled = scoring.clusters[["cluster", "label", "hearing_loss"]].merge(stability, on="cluster")
     return (
         tables.consensus_predictions(model_input, consensus),
