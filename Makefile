@@ -9,7 +9,7 @@ RAW_DATA := data/01_raw/impc_abr_synthetic.csv
 export KEDRO_DISABLE_TELEMETRY := true
 export DO_NOT_TRACK := 1
 
-.PHONY: install run data test lint bench bench-scaling bench-quality viz mlflow-ui
+.PHONY: install run data test lint bench bench-scaling bench-quality bench-stability viz mlflow-ui
 
 install: $(VENV)/.installed
 
@@ -45,6 +45,11 @@ bench-scaling: install
 # seed_guide environment beside every baseline, median and worst (see quality.py).
 bench-quality: install
 	$(BIN)/python benchmarks/quality.py
+
+# Seeds 1-5 of the stability pipeline on a 2-worker LocalCluster (60,000 mice) against one
+# full_training: wall time, memory per worker, agreement and the consensus (see stability.py).
+bench-stability: install
+	$(BIN)/python benchmarks/stability.py
 
 viz: install
 	$(BIN)/kedro viz run

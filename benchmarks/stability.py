@@ -1,0 +1,211 @@
+"""Benchmark the ``stability`` pipeline: seeds on a LocalCluster against one full_training.
+
+    make bench-stability            # 60,000 mice (the default data), 5 seeds, 2 workers
+    .venv/bin/python benchmarks/stability.py --n-mice 3000 --seeds 1 2 \\
+        --params '{"pretraining": {"epochs": 2}, "joint_training": {"epochs": 2}}'  # smoke run
+
+In one throw-away project copy (harness.py), each in a fresh process: ``synthetic_data``
+writes the default export, ``full_training`` runs once per reference seed (by default the
+members' seeds: the seed moves the epoch at which early stopping ends a run, so one seed's
+time would be a poor reference; T is their median), then ``stability`` trains one member
+per seed on a LocalCluster of ``--workers`` processes. The issue's targets (issue 17), each
+printed as met or missed with its numbers:
+
+* wall time of the stability run <= 1.2 x (seeds x T / workers);
+* median pairwise ARI over affected mice between members >= 0.80;
+* the consensus at least as good as the median member on ARI affected, planted-line recall,
+  null-line FPR over any cluster and NMI with the centre;
+* lines enriched in >= 80% of members: null-line false-positive rate <= 0.01;
+* peak memory per worker <= 2 GB (each worker's resident peak, as its members saw it).
+
+Written as JSON (``--output``) with every figure and the member table.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import statistics
+import sys
+import tempfile
+from pathlib import Path
+
+import pandas as pd
+from harness import REPO_ROOT, make_project, spawn, worker_main
+
+#: Scores on which the consensus must be at least as good as the median member.
+CONSENSUS_TARGETS = (
+    "ari_affected",
+    "line_recall",
+    "line_false_positive_rate_any_cluster",
+    "nmi_centre",
+)
+MIN_MEDIAN_ARI_AFFECTED = 0.80
+MAX_STABLE_NULL_FPR = 0.01
+MAX_WORKER_PEAK_MIB = 2000.0  # 2 GB
+TIME_FACTOR = 1.2
+
+
+def merged(base: dict, change: dict) -> dict:
+    """``base`` with ``change`` merged in, nested dicts key by key (as Kedro merges params)."""
+    result = dict(base)
+    for key, value in change.items():
+        if isinstance(value, dict) and isinstance(result.get(key), dict):
+            result[key] = merged(result[key], value)
+        else:
+            result[key] = value
+    return result
+
+
+def newest(project: Path, pattern: str) -> Path:
+    """The newest file matching ``pattern`` under the project's data/ (whatever run folder)."""
+    found = sorted(project.glob(f"data/**/{pattern}"), key=lambda p: p.stat().st_mtime)
+    if not found:
+        raise FileNotFoundError(f"no data/**/{pattern} in {project}")
+    return found[-1]
+
+
+def run_benchmark(
+    n_mice: int, seeds: list[int], reference_seeds: list[int], workers: int, params: dict
+) -> dict:
+    """Make the data, time full_training per reference seed, then the stability run."""
+    with tempfile.TemporaryDirectory(prefix="bench_stability_") as folder:
+        project = make_project(Path(folder))
+        spawn(__file__, project, "synthetic_data", {"synthetic": {"n_mice": n_mice}})
+        full = []
+        for seed in reference_seeds:
+            full.append(spawn(__file__, project, "full_training", merged(params, {"seed": seed})))
+            print(f"full_training, seed {seed}: {full[-1]['pipeline_s']:.0f} s", flush=True)
+        stability_params = merged(
+            params, {"stability": {"seeds": seeds, "cluster": {"n_workers": workers}}}
+        )
+        stability = spawn(__file__, project, "stability", stability_params)
+        print(f"stability, seeds {seeds}: {stability['pipeline_s']:.0f} s", flush=True)
+        summary = json.loads(newest(project, "stability/stability_summary.json").read_text())
+        members = pd.read_csv(newest(project, "stability/members.csv"))
+        consensus = pd.read_csv(newest(project, "stability/consensus_scores.csv"))
+    return {
+        "full_training": full,
+        "one_full_training_s": statistics.median(run["pipeline_s"] for run in full),
+        "stability": stability,
+        "summary": summary,
+        "members": members,
+        "consensus": consensus,
+    }
+
+
+def targets(run: dict, seeds: list[int], workers: int) -> dict[str, dict]:
+    """Each target with its measured value, its bound and whether it was met."""
+    bound = TIME_FACTOR * len(seeds) * run["one_full_training_s"] / workers
+    summary, members = run["summary"], run["members"]
+    consensus = run["consensus"].set_index("score")
+    checks = {
+        "wall_time_s": (run["stability"]["pipeline_s"], bound, "<="),
+        "median_pairwise_ari_affected": (
+            summary.get("median_pairwise_ari_affected", float("nan")),
+            MIN_MEDIAN_ARI_AFFECTED,
+            ">=",
+        ),
+        "stable_null_line_false_positive_rate": (
+            summary.get("stable_null_line_false_positive_rate", float("nan")),
+            MAX_STABLE_NULL_FPR,
+            "<=",
+        ),
+        "worker_peak_rss_mib": (
+            float(members["worker_peak_rss_mib"].max()),
+            MAX_WORKER_PEAK_MIB,
+            "<=",
+        ),
+    }
+    result = {
+        name: {
+            "value": value,
+            "bound": limit,
+            "met": bool(value <= limit if op == "<=" else value >= limit),
+        }
+        for name, (value, limit, op) in checks.items()
+    }
+    for score in CONSENSUS_TARGETS:
+        if score in consensus.index:
+            row = consensus.loc[score]
+            result[f"consensus_{score}"] = {
+                "value": float(row["consensus"]),
+                "bound": float(row["member_median"]),
+                "met": bool(row["consensus_at_least_median"]),
+            }
+    return result
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--n-mice", type=int, default=60000)
+    parser.add_argument("--seeds", type=int, nargs="+", default=[1, 2, 3, 4, 5])
+    parser.add_argument(
+        "--reference-seeds", type=int, nargs="+", help="full_training seeds (default: --seeds)"
+    )
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--params", type=json.loads, default={}, help="runtime params (JSON)")
+    parser.add_argument(
+        "--output", type=Path, default=REPO_ROOT / "data/08_reporting/benchmark_stability.json"
+    )
+    args = parser.parse_args()
+
+    reference_seeds = args.reference_seeds or args.seeds
+    run = run_benchmark(args.n_mice, args.seeds, reference_seeds, args.workers, args.params)
+    checks = targets(run, args.seeds, args.workers)
+    one = run["one_full_training_s"]
+    print(
+        f"\none full_training (median of seeds {reference_seeds}): {one:.0f} s; stability ({len(args.seeds)} seeds, "
+        f"{args.workers} workers): {run['stability']['pipeline_s']:.0f} s; driver peak "
+        f"{run['stability']['peak_rss_mib']:.0f} MiB"
+    )
+    columns = [
+        "member",
+        "status",
+        "total_seconds",
+        "pretrain_epochs",
+        "joint_epochs",
+        "worker_pid",
+        "worker_peak_rss_mib",
+        "ari_affected",
+        "line_recall",
+        "line_false_positive_rate_any_cluster",
+        "nmi_centre",
+    ]
+    with pd.option_context("display.width", 250, "display.max_columns", None):
+        print(run["members"][[c for c in columns if c in run["members"]]].round(3).to_string())
+        print(run["consensus"].round(4).to_string())
+    for name, check in checks.items():
+        verdict = "met" if check["met"] else "MISSED"
+        print(f"{name}: {check['value']:.4g} (bound {check['bound']:.4g}) {verdict}")
+
+    args.output.parent.mkdir(parents=True, exist_ok=True)
+    args.output.write_text(
+        json.dumps(
+            {
+                "machine": {"cpus": os.cpu_count(), "platform": platform.platform()},
+                "n_mice": args.n_mice,
+                "seeds": args.seeds,
+                "workers": args.workers,
+                "params": args.params,
+                "reference_seeds": reference_seeds,
+                "full_training_s": [r["pipeline_s"] for r in run["full_training"]],
+                "one_full_training_s": one,
+                "stability_s": run["stability"]["pipeline_s"],
+                "time_bound_s": TIME_FACTOR * len(args.seeds) * one / args.workers,
+                "driver_peak_rss_mib": run["stability"]["peak_rss_mib"],
+                "full_training_peak_rss_mib": max(r["peak_rss_mib"] for r in run["full_training"]),
+                "targets": checks,
+                "summary": run["summary"],
+                "members": json.loads(run["members"].to_json(orient="records")),
+            },
+            indent=2,
+        )
+    )
+    print(f"\nwritten: {args.output}")
+
+
+if __name__ == "__main__" and not worker_main(sys.argv):
+    main()
