@@ -2,14 +2,23 @@
 
 from __future__ import annotations
 
+from types import SimpleNamespace
+
 import numpy as np
 import pandas as pd
 import pytest
 
 from audiometric_clustering.evaluation.ground_truth import AFFECTED, PLANTED_PATTERN
 from audiometric_clustering.impc.schema import CENTRE, LINE_ID
+from audiometric_clustering.stability.members import MemberSpec
+from audiometric_clustering.stability.plots import ari_matrix, stability_by_k
 from audiometric_clustering.stability.scores import ENRICHED, ScoringSettings, score_clustering
-from audiometric_clustering.stability.tables import consensus_versus_members, gene_table
+from audiometric_clustering.stability.tables import (
+    ari_table,
+    consensus_versus_members,
+    gene_table,
+    k_table,
+)
 from tests.evaluation.mice import build_mice
 from tests.parameters import parameters
 
@@ -82,3 +91,18 @@ def test_gene_table_ranks_genes_by_their_most_stable_line() -> None:
     assert table["best_line"].tolist() == ["a2", "b1"]
     assert table["lines_tested"].tolist() == [2, 1]
     assert table["stable_lines"].tolist() == [1, 1]
+
+
+def test_without_a_truth_the_tables_and_figure_keep_to_all_mice() -> None:
+    rng = np.random.default_rng(0)
+    results = [
+        SimpleNamespace(spec=MemberSpec(seed, k), labels=rng.integers(0, k, 300))
+        for k in (3, 4)
+        for seed in (1, 2)
+    ]
+    pairs = ari_table(results, None)
+    assert list(pairs.columns) == ["member_a", "member_b", "ari_all_mice"] and len(pairs) == 16
+    table = k_table(results, None)
+    assert table["n_clusters"].tolist() == [3, 4] and "median_pairwise_ari_affected" not in table
+    assert len(ari_matrix(pairs).axes) == 2  # one heatmap and its colour bar
+    assert stability_by_k(table, chosen=3).axes
