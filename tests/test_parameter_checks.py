@@ -20,7 +20,7 @@ def _defaults() -> dict:
     return values
 
 
-ENTRIES = {"seed", "model", "pretraining", "joint_training", "synthetic", *RULES}
+ENTRIES = {"seed", "model", "pretraining", "joint_training", "synthetic", "stability", *RULES}
 
 
 def test_the_shipped_configurations_pass() -> None:
@@ -44,6 +44,7 @@ def test_the_shipped_configurations_pass() -> None:
         ("model", "dropout", 1.0, "model.dropout = 1.0"),
         ("synthetic", "n_mice", 0, "synthetic.n_mice = 0"),
         ("pretraining", "batch_size", 1, "pretraining.batch_size = 1"),
+        ("stability", "retries", -1, "stability.retries = -1"),
     ],
 )
 def test_a_bad_value_is_refused_naming_key_value_and_range(

@@ -180,6 +180,13 @@ def _check_synthetic(values: Mapping[str, Any]) -> None:
     SyntheticSettings.from_params({k: v for k, v in values.items() if k not in RUN_KEYS})
 
 
+def _check_stability(values: Mapping[str, Any], model: Mapping[str, Any]) -> None:
+    # imported here: it brings in Dask, which no other pipeline needs at start-up
+    from audiometric_clustering.stability.settings import StabilitySettings
+
+    StabilitySettings.from_params(dict(values), model.get("n_clusters"))
+
+
 def check_parameters(parameters: Mapping[str, Any], entries: set[str]) -> None:
     """Check the named top-level entries of ``parameters`` (unknown entries are skipped:
     their nodes check them)."""
@@ -190,6 +197,7 @@ def check_parameters(parameters: Mapping[str, Any], entries: set[str]) -> None:
         "pretraining": lambda values: stage_settings(values, seed, "pretrain"),
         "joint_training": lambda values: stage_settings(values, seed, "joint"),
         "synthetic": _check_synthetic,
+        "stability": lambda values: _check_stability(values, parameters.get("model", {})),
         **{entry: (lambda values, e=entry: _check_by_rules(e, values)) for entry in RULES},
     }
     if entries & {"pretraining", "joint_training"}:
