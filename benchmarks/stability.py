@@ -1,6 +1,7 @@
 """Benchmark the ``stability`` pipeline: seeds on a LocalCluster against one full_training.
 
     make bench-stability            # 60,000 mice (the default data), 5 seeds, 2 workers
+                                    # (--serial: the same members on 1 worker first)
     .venv/bin/python benchmarks/stability.py --n-mice 3000 --seeds 1 2 \\
         --params '{"pretraining": {"epochs": 2}, "joint_training": {"epochs": 2}}'  # smoke run
 
@@ -68,9 +69,15 @@ def newest(project: Path, pattern: str) -> Path:
 
 
 def run_benchmark(
-    n_mice: int, seeds: list[int], reference_seeds: list[int], workers: int, params: dict
+    n_mice: int,
+    seeds: list[int],
+    reference_seeds: list[int],
+    workers: int,
+    params: dict,
+    serial: bool,
 ) -> dict:
-    """Make the data, time full_training per reference seed, then the stability run."""
+    """Make the data, time full_training per reference seed, then the stability run (first
+    on one worker too when ``serial``: how much the second worker buys on this machine)."""
     with tempfile.TemporaryDirectory(prefix="bench_stability_") as folder:
         project = make_project(Path(folder))
         spawn(__file__, project, "synthetic_data", {"synthetic": {"n_mice": n_mice}})
@@ -78,6 +85,16 @@ def run_benchmark(
         for seed in reference_seeds:
             full.append(spawn(__file__, project, "full_training", merged(params, {"seed": seed})))
             print(f"full_training, seed {seed}: {full[-1]['pipeline_s']:.0f} s", flush=True)
+        # members train on the project seed's split, as `kedro run --pipeline stability` does
+        # after `make run`: a fresh data_processing run (the latest) makes it
+        spawn(__file__, project, "data_processing", params)
+        one_worker = None
+        if serial:
+            serial_params = merged(
+                params, {"stability": {"seeds": seeds, "cluster": {"n_workers": 1}}}
+            )
+            one_worker = spawn(__file__, project, "stability", serial_params)
+            print(f"stability on 1 worker: {one_worker['pipeline_s']:.0f} s", flush=True)
         stability_params = merged(
             params, {"stability": {"seeds": seeds, "cluster": {"n_workers": workers}}}
         )
@@ -87,6 +104,7 @@ def run_benchmark(
         members = pd.read_csv(newest(project, "stability/members.csv"))
         consensus = pd.read_csv(newest(project, "stability/consensus_scores.csv"))
     return {
+        "one_worker": one_worker,
         "full_training": full,
         "one_full_training_s": statistics.median(run["pipeline_s"] for run in full),
         "stability": stability,
@@ -146,6 +164,9 @@ def main() -> None:
         "--reference-seeds", type=int, nargs="+", help="full_training seeds (default: --seeds)"
     )
     parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument(
+        "--serial", action="store_true", help="also run the members on one worker, first"
+    )
     parser.add_argument("--params", type=json.loads, default={}, help="runtime params (JSON)")
     parser.add_argument(
         "--output", type=Path, default=REPO_ROOT / "data/08_reporting/benchmark_stability.json"
@@ -153,7 +174,9 @@ def main() -> None:
     args = parser.parse_args()
 
     reference_seeds = args.reference_seeds or args.seeds
-    run = run_benchmark(args.n_mice, args.seeds, reference_seeds, args.workers, args.params)
+    run = run_benchmark(
+        args.n_mice, args.seeds, reference_seeds, args.workers, args.params, args.serial
+    )
     checks = targets(run, args.seeds, args.workers)
     one = run["one_full_training_s"]
     print(
@@ -177,6 +200,12 @@ def main() -> None:
     with pd.option_context("display.width", 250, "display.max_columns", None):
         print(run["members"][[c for c in columns if c in run["members"]]].round(3).to_string())
         print(run["consensus"].round(4).to_string())
+    if run["one_worker"]:
+        serial_s = run["one_worker"]["pipeline_s"]
+        print(
+            f"on 1 worker: {serial_s:.0f} s; {args.workers} workers: "
+            f"{serial_s / run['stability']['pipeline_s']:.2f}x faster"
+        )
     for name, check in checks.items():
         verdict = "met" if check["met"] else "MISSED"
         print(f"{name}: {check['value']:.4g} (bound {check['bound']:.4g}) {verdict}")
@@ -194,6 +223,7 @@ def main() -> None:
                 "full_training_s": [r["pipeline_s"] for r in run["full_training"]],
                 "one_full_training_s": one,
                 "stability_s": run["stability"]["pipeline_s"],
+                "stability_one_worker_s": run["one_worker"] and run["one_worker"]["pipeline_s"],
                 "time_bound_s": TIME_FACTOR * len(args.seeds) * one / args.workers,
                 "driver_peak_rss_mib": run["stability"]["peak_rss_mib"],
                 "full_training_peak_rss_mib": max(r["peak_rss_mib"] for r in run["full_training"]),
