@@ -11,12 +11,13 @@ import signal
 import threading
 import time
 from collections import defaultdict
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
 import mlflow
 from kedro.framework.hooks import hook_impl
-from kedro.io import DataCatalog
+from kedro.io import AbstractDataset, DataCatalog
 from kedro.pipeline import Node, Pipeline
 
 from audiometric_clustering.parameter_checks import check_parameters
@@ -51,6 +52,12 @@ class ParameterCheckHook:
         check_parameters(catalog.load("parameters"), entries)
 
 
+def _run_datasets(catalog: DataCatalog, names: Iterable[str]) -> list[AbstractDataset]:
+    """The named datasets whose catalog path lies in a run folder."""
+    datasets = (catalog.get(name) for name in names if not name.startswith("params:"))
+    return [dataset for dataset in datasets if dataset is not None and in_run_folder(dataset)]
+
+
 class RunFolderHook:
     """Points every run artifact of the catalog at this run's folder before any node runs,
     and marks the folder as the latest run when the pipeline finishes (see run_folders)."""
@@ -64,24 +71,15 @@ class RunFolderHook:
         """Outside a run (a notebook, ``kedro ipython``) the catalog reads the latest run,
         or the one ``params:run`` names; a run points it at its own folder below."""
         folder = catalog.load("params:run") or LATEST
-        for name in catalog.keys():
-            dataset = None if name.startswith("params:") else catalog.get(name)
-            if dataset is not None:
-                relocate(dataset, str(folder))
+        for dataset in _run_datasets(catalog, catalog.keys()):
+            relocate(dataset, str(folder))
 
     @hook_impl(tryfirst=True)
     def before_pipeline_run(
         self, run_params: dict[str, Any], pipeline: Pipeline, catalog: DataCatalog
     ) -> None:
         self.folder, self._tagged = None, False
-        datasets = [
-            catalog.get(name)
-            for name in sorted(pipeline.datasets())
-            if not name.startswith("params:")
-        ]
-        in_runs = [
-            dataset for dataset in datasets if dataset is not None and in_run_folder(dataset)
-        ]
+        in_runs = _run_datasets(catalog, pipeline.datasets())
         if not in_runs:  # e.g. synthetic_data, which writes the raw export only
             return
         self.folder = choose_run_folder(

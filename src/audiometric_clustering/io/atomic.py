@@ -1,20 +1,13 @@
 """Datasets that appear whole or not at all.
 
 kedro-datasets write in place: a run killed while saving ``cluster_predictions.csv`` left
-it at 0 bytes, the previous good file gone. Every file the project writes goes through
-:func:`replaced_atomically` instead: written beside the target under a hidden name, then
-renamed over it (one atomic step on a local file system). The classes below are the
-kedro-datasets types the catalog uses, with that one change.
+it at 0 bytes, the previous good file gone. The classes below are the kedro-datasets types
+the catalog uses, saving through :func:`replaced_atomically` instead.
 """
 
 from __future__ import annotations
 
-import contextlib
-import os
-import shutil
-import uuid
-from collections.abc import Iterator
-from pathlib import Path, PurePosixPath
+from pathlib import PurePosixPath
 from typing import Any
 
 from kedro_datasets.json import JSONDataset as _JSONDataset
@@ -23,37 +16,7 @@ from kedro_datasets.pandas import CSVDataset as _CSVDataset
 from kedro_datasets.pandas import ParquetDataset as _ParquetDataset
 from kedro_datasets.text import TextDataset as _TextDataset
 
-
-def _remove(path: Path) -> None:
-    if path.is_dir() and not path.is_symlink():
-        shutil.rmtree(path, ignore_errors=True)
-    else:
-        path.unlink(missing_ok=True)
-
-
-@contextlib.contextmanager
-def replaced_atomically(target: str | os.PathLike[str]) -> Iterator[Path]:
-    """Yield a hidden path beside ``target`` to write (a file or a folder); on success it
-    replaces ``target``, on any failure (or interrupt) it is removed and ``target`` kept.
-
-    A folder cannot be renamed over a non-empty one: the old folder is first moved aside,
-    so for an instant neither exists, and never a half-written one.
-    """
-    target = Path(target)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    partial = target.with_name(f".{target.name}.{uuid.uuid4().hex[:8]}.partial")
-    try:
-        yield partial
-        if partial.is_dir() and target.is_dir():
-            previous = target.with_name(f".{target.name}.{uuid.uuid4().hex[:8]}.previous")
-            os.replace(target, previous)
-            os.replace(partial, target)
-            _remove(previous)
-        else:
-            os.replace(partial, target)
-    except BaseException:
-        _remove(partial)
-        raise
+from audiometric_clustering.atomic_files import replaced_atomically
 
 
 class AtomicSave:

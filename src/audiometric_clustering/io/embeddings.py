@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 from kedro.io import AbstractDataset
 
-from audiometric_clustering.io.atomic import replaced_atomically
+from audiometric_clustering.atomic_files import replaced_atomically
 
 
 class LatentEmbeddingsDataset(AbstractDataset[dict[str, np.ndarray], dict[str, np.ndarray]]):

@@ -8,7 +8,7 @@ from typing import Any
 import pandas as pd
 from kedro.io import AbstractDataset
 
-from audiometric_clustering.io.atomic import replaced_atomically
+from audiometric_clustering.atomic_files import replaced_atomically
 
 
 class OptionalCSVDataset(AbstractDataset[pd.DataFrame, pd.DataFrame]):

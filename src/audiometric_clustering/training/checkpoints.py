@@ -8,13 +8,12 @@ on load and no class needs to be importable to inspect one.
 from __future__ import annotations
 
 import os
-import tempfile
-from pathlib import Path
 from typing import Any
 
 import torch
 from torch import nn
 
+from audiometric_clustering.atomic_files import replaced_atomically
 from audiometric_clustering.model import ContrastiveVAEDEC, ModelConfig
 
 
@@ -45,23 +44,10 @@ def model_from_checkpoint(checkpoint: dict[str, Any]) -> ContrastiveVAEDEC:
 
 
 def save_atomic(payload: dict[str, Any], path: str | os.PathLike[str]) -> None:
-    """torch.save into a temporary file beside ``path``, then rename over it.
-
-    A crash mid-write leaves the previous file intact instead of a truncated one, which
-    matters most for the "last" checkpoint that resuming relies on.
-    """
-    target = Path(path)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(
-        dir=target.parent, prefix=f".{target.name}.", suffix=".tmp"
-    )
-    try:
-        with os.fdopen(handle, "wb") as stream:
-            torch.save(payload, stream)
-        os.replace(temporary, target)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
+    """torch.save through a file beside ``path`` renamed over it: a crash mid-write leaves
+    the previous checkpoint intact, which matters most for the one resuming relies on."""
+    with replaced_atomically(path) as partial:
+        torch.save(payload, partial)
 
 
 def load_checkpoint(path: str | os.PathLike[str]) -> dict[str, Any]:
