@@ -27,6 +27,17 @@ from distributed import Client, Future, LocalCluster, as_completed
 
 logger = logging.getLogger(__name__)
 
+#: Dask settings for workers that train members (README "Stability" gives them as YAML for
+#: workers started by hand). The statistical profiler samples every worker's stack each
+#: 10 ms, CPU the members need. The nanny's default MALLOC_TRIM_THRESHOLD_=65536 fixes
+#: glibc's malloc thresholds, so torch's per-batch buffers are mapped and unmapped from the
+#: kernel at every step: a member took 33 s instead of 22 s (benchmarks/stability.py);
+#: ``None`` leaves the variable unset in the workers.
+MEMBER_WORKER_CONFIG = {
+    "distributed.worker.profile.enabled": False,
+    "distributed.nanny.pre-spawn-environ.MALLOC_TRIM_THRESHOLD_": None,
+}
+
 
 @dataclass(frozen=True)
 class ClusterSettings:
@@ -71,9 +82,7 @@ def open_client(settings: ClusterSettings) -> Iterator[Client]:
         return
     n_workers = settings.n_workers or os.cpu_count() or 1
     with (
-        # The statistical profiler samples every worker's stack each 10 ms, CPU the
-        # members need; the workers take the setting with the rest of this config.
-        dask.config.set({"distributed.worker.profile.enabled": False}),
+        dask.config.set(MEMBER_WORKER_CONFIG),
         LocalCluster(
             n_workers=n_workers,
             threads_per_worker=settings.threads_per_worker,
