@@ -152,7 +152,7 @@ def test_resume_continues_an_interrupted_stage_exactly(frame, tmp_path: Path) ->
     ("changes", "seed", "named"),
     [
         ({}, 6, r"seed = 5 \(this run: 6\)"),
-        ({"loss_weights": {"kl": 0.5}}, 5, r"loss_weights.kl = 1.0 \(this run: 0.5\)"),
+        ({"loss_weights": {"kl": 0.5}}, 5, r"loss_weights.kl = 0.25 \(this run: 0.5\)"),
         ({"batch_size": 64}, 5, r"batch_size = 128 \(this run: 64\)"),
     ],
 )
