@@ -43,3 +43,14 @@ def test_a_killed_worker_is_retried_and_a_failing_job_reported(tmp_path: Path, c
     assert (tmp_path / "died_3").exists()
     assert "member 4 always fails" in by_job[4].error and by_job[4].result is None
     assert "KilledWorker" in by_job[5].error and by_job[5].result is None
+
+
+def test_local_workers_keep_glibcs_own_malloc_thresholds() -> None:
+    """Dask's nanny would set MALLOC_TRIM_THRESHOLD_ in its workers, which made a member
+    1.5x slower; the embedded cluster's workers start without it, and with one BLAS thread."""
+    with open_client(SETTINGS) as client:
+        environments = client.run(lambda: dict(os.environ))
+    assert len(environments) == 2
+    for environment in environments.values():
+        assert "MALLOC_TRIM_THRESHOLD_" not in environment
+        assert environment["OMP_NUM_THREADS"] == "1"

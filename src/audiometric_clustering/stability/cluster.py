@@ -27,12 +27,12 @@ from distributed import Client, Future, LocalCluster, as_completed
 
 logger = logging.getLogger(__name__)
 
-#: Dask settings for workers that train members (README "Stability" gives them as YAML for
-#: workers started by hand). The statistical profiler samples every worker's stack each
-#: 10 ms, CPU the members need. The nanny's default MALLOC_TRIM_THRESHOLD_=65536 fixes
-#: glibc's malloc thresholds, so torch's per-batch buffers are mapped and unmapped from the
-#: kernel at every step: a member took 33 s instead of 22 s (benchmarks/stability.py);
-#: ``None`` leaves the variable unset in the workers.
+#: Dask settings for workers that train members. The statistical profiler samples every
+#: worker's stack each 10 ms, CPU the members need. The nanny's default
+#: MALLOC_TRIM_THRESHOLD_=65536 fixes glibc's malloc thresholds, so torch's per-batch buffers
+#: are mapped and unmapped from the kernel at every step: one member took 32.8 s with it and
+#: 22.4 s without; ``None`` leaves it unset (README "Stability" gives that one as YAML for
+#: workers started by hand).
 MEMBER_WORKER_CONFIG = {
     "distributed.worker.profile.enabled": False,
     "distributed.nanny.pre-spawn-environ.MALLOC_TRIM_THRESHOLD_": None,
