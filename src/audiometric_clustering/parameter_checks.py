@@ -17,6 +17,7 @@ from typing import Any
 from audiometric_clustering.impc.schema import CATEGORICAL_METADATA, FREQUENCIES
 from audiometric_clustering.impc.synthetic.settings import RUN_KEYS, SyntheticSettings
 from audiometric_clustering.model.config import model_config_from
+from audiometric_clustering.training.cluster_init import WEIGHTINGS
 from audiometric_clustering.training.settings import stage_settings
 
 Rule = tuple[Callable[[Any], bool], str]
@@ -87,7 +88,11 @@ _BAND_NAMES = [f"{frequency}" for frequency in FREQUENCIES]
 
 #: Rules of the entries without typed settings, by key path inside the entry.
 RULES: dict[str, dict[str, Rule]] = {
-    "cluster_init": {"n_init": _integer(1), "max_iter": _integer(1)},
+    "cluster_init": {
+        "n_init": _integer(1),
+        "max_iter": _integer(1),
+        "weighting": _text(list(WEIGHTINGS)),
+    },
     "data_processing": {
         "min_line_size": _integer(1),
         "validation_fraction": _number(0, 1, open_low=True),

@@ -66,6 +66,7 @@ def _checkpoints(mice: pd.DataFrame) -> tuple[dict, dict]:
         n_init=2,
         max_iter=50,
         seed=0,
+        weighting=parameters("cluster_init")["weighting"],
     )
     return pretrained, checkpoint_from_model(model, "joint", 2, {"val_loss": 0.5})
 

@@ -50,7 +50,12 @@ def pretrain(frame: pd.DataFrame, seed: int, **changes: Any) -> StageResult:
 def initialise(frame: pd.DataFrame, pretrained: dict[str, Any], seed: int) -> dict[str, Any]:
     model = model_from_checkpoint(pretrained)
     summary = initialise_centres(
-        model, split_tensors(frame, SCALE)[0], n_init=3, max_iter=300, seed=seed
+        model,
+        split_tensors(frame, SCALE)[0],
+        n_init=3,
+        max_iter=300,
+        seed=seed,
+        weighting=parameters("cluster_init")["weighting"],
     )
     return checkpoint_from_model(model, "cluster_init", pretrained["epoch"], summary)
 

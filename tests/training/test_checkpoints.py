@@ -17,7 +17,7 @@ from audiometric_clustering.training.checkpoints import (
     model_from_checkpoint,
     save_atomic,
 )
-from audiometric_clustering.training.cluster_init import initialise_centres
+from audiometric_clustering.training.cluster_init import control_distance, initialise_centres
 from audiometric_clustering.training.diagnostics import (
     cluster_statistics,
     collapse_message,
@@ -84,11 +84,17 @@ def test_embedding_shapes_ranges_and_batch_independence(model, frame) -> None:
     assert empty.soft_assignment.shape == (0, 6)
 
 
-def test_cluster_init_writes_kmeans_centres(model, frame) -> None:
+@pytest.mark.parametrize("weighting", ["none", "control_distance"])
+def test_cluster_init_writes_kmeans_centres(model, frame, weighting) -> None:
     train, _ = split_tensors(frame, SCALE)
-    summary = initialise_centres(model, train, n_init=4, max_iter=300, seed=0)
+    summary = initialise_centres(model, train, n_init=4, max_iter=300, seed=0, weighting=weighting)
     latent = embed(model, train).latent_mean.astype(np.float64)
-    reference = KMeans(n_clusters=6, n_init=4, max_iter=300, random_state=0).fit(latent)
+    weights = None
+    if weighting == "control_distance":
+        weights = control_distance(latent, train.line.numpy() < 0)
+    reference = KMeans(n_clusters=6, n_init=4, max_iter=300, random_state=0).fit(
+        latent, sample_weight=weights
+    )
     np.testing.assert_allclose(
         model.clustering.centres.detach().numpy(), reference.cluster_centers_, rtol=1e-5
     )

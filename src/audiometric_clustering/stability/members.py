@@ -117,6 +117,7 @@ def train_member(
             n_init=params.cluster_init["n_init"],
             max_iter=params.cluster_init["max_iter"],
             seed=spec.seed,
+            weighting=params.cluster_init["weighting"],
         )
         seconds["cluster_init"] = time.perf_counter() - mark
 

@@ -9,23 +9,77 @@ from sklearn.cluster import KMeans
 from audiometric_clustering.model import ContrastiveVAEDEC, MouseTensors
 from audiometric_clustering.training.passes import embed
 
+#: How k-means weighs each mouse (``cluster_init.weighting``).
+WEIGHTINGS = ("control_distance", "none")
+
+
+def control_distance(latent: np.ndarray, is_control: np.ndarray) -> np.ndarray:
+    """Each mouse's Mahalanobis distance from the controls' latent distribution.
+
+    The controls' mean and covariance (a tiny ridge keeps collapsed latent dimensions
+    invertible) define what normal hearing looks like in the latent; the distance says how
+    far a mouse lies outside it.
+    """
+    controls = latent[is_control]
+    if len(controls) <= latent.shape[1]:
+        raise ValueError(
+            f"cluster_init.weighting = control_distance needs more control mice than latent "
+            f"dimensions ({latent.shape[1]}) among the training mice, found {len(controls)}; "
+            "set cluster_init.weighting: none for data without controls"
+        )
+    centred = latent - controls.mean(axis=0)
+    covariance = np.cov(controls, rowvar=False) + 1e-6 * np.eye(latent.shape[1])
+    precision = np.linalg.inv(covariance)
+    return np.sqrt(np.einsum("ij,jk,ik->i", centred, precision, centred))
+
+
+def fit_centres(
+    latent: np.ndarray,
+    is_control: np.ndarray,
+    n_clusters: int,
+    weighting: str,
+    n_init: int,
+    max_iter: int,
+    seed: int,
+) -> KMeans:
+    """k-means on ``latent``, each mouse weighted as ``weighting`` says.
+
+    Unweighted, k-means spends its centres where the mice are: on the ~97% with normal
+    hearing, whose spread (centre baselines, cohorts) it splits eight or nine ways while
+    profound, severe and mild flat loss share one centre. Weighted by ``control_distance``
+    it spends them where mice differ from controls: on data seeds 1 and 42 this raised the
+    k-means partition's ARI over affected mice from 0.42-0.45 to 0.57-0.61 (README
+    "Nuisance"). Every mouse is still assigned to its nearest centre.
+    """
+    if weighting not in WEIGHTINGS:
+        raise ValueError(f"cluster_init.weighting = {weighting!r}: expected one of {WEIGHTINGS}")
+    weights = control_distance(latent, is_control) if weighting == "control_distance" else None
+    kmeans = KMeans(n_clusters=n_clusters, n_init=n_init, max_iter=max_iter, random_state=seed)
+    return kmeans.fit(latent, sample_weight=weights)
+
 
 def initialise_centres(
-    model: ContrastiveVAEDEC, tensors: MouseTensors, n_init: int, max_iter: int, seed: int
+    model: ContrastiveVAEDEC,
+    tensors: MouseTensors,
+    n_init: int,
+    max_iter: int,
+    seed: int,
+    weighting: str,
 ) -> dict[str, float]:
     """Fit k-means on the latent means of ``tensors`` and write its centres into ``model``.
 
     A data-driven start keeps DEC out of poor minima; several restarts (``n_init``, explicit
-    because scikit-learn's "auto" means a single run) keep the best of several partitions,
-    which matters when one dense mass of normal-hearing mice dominates the data. Returns the
-    k-means inertia and hard cluster sizes.
+    because scikit-learn's "auto" means a single run) keep the best of several partitions.
+    Controls are the mice without a knockout line. Returns the k-means inertia and hard
+    cluster sizes.
     """
     n_clusters = model.config.n_clusters
     if len(tensors) < n_clusters:
         raise ValueError(f"k-means needs at least {n_clusters} mice, got {len(tensors)}")
     latent = embed(model, tensors).latent_mean.astype(np.float64)
-    kmeans = KMeans(n_clusters=n_clusters, n_init=n_init, max_iter=max_iter, random_state=seed)
-    labels = kmeans.fit_predict(latent)
+    is_control = tensors.line.cpu().numpy() < 0
+    kmeans = fit_centres(latent, is_control, n_clusters, weighting, n_init, max_iter, seed)
+    labels = kmeans.predict(latent)
     with torch.no_grad():
         model.clustering.centres.copy_(torch.from_numpy(kmeans.cluster_centers_))
     sizes = np.bincount(labels, minlength=n_clusters)

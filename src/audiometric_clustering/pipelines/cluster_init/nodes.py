@@ -35,6 +35,7 @@ def initialise_clusters(
         n_init=params_cluster_init["n_init"],
         max_iter=params_cluster_init["max_iter"],
         seed=seed,
+        weighting=params_cluster_init["weighting"],
     )
     logger.info(
         "k-means: inertia %.1f after %d iterations, largest cluster %.0f%% of mice",
