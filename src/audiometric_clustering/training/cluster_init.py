@@ -70,8 +70,8 @@ def initialise_centres(
 
     A data-driven start keeps DEC out of poor minima; several restarts (``n_init``, explicit
     because scikit-learn's "auto" means a single run) keep the best of several partitions.
-    Controls are the mice without a knockout line. Returns the k-means inertia and hard
-    cluster sizes.
+    Controls are the mice without a knockout line. Returns the k-means inertia (weighted as
+    the fit was) and hard cluster sizes.
     """
     n_clusters = model.config.n_clusters
     if len(tensors) < n_clusters:
