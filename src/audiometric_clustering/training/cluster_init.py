@@ -79,10 +79,9 @@ def initialise_centres(
     latent = embed(model, tensors).latent_mean.astype(np.float64)
     is_control = tensors.line.cpu().numpy() < 0
     kmeans = fit_centres(latent, is_control, n_clusters, weighting, n_init, max_iter, seed)
-    labels = kmeans.predict(latent)
     with torch.no_grad():
         model.clustering.centres.copy_(torch.from_numpy(kmeans.cluster_centers_))
-    sizes = np.bincount(labels, minlength=n_clusters)
+    sizes = np.bincount(kmeans.labels_, minlength=n_clusters)
     return {
         "inertia": float(kmeans.inertia_),
         "iterations": float(kmeans.n_iter_),
