@@ -14,6 +14,7 @@ import math
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from audiometric_clustering.impc.preprocessing import PCA_SCALES
 from audiometric_clustering.impc.schema import CATEGORICAL_METADATA, FREQUENCIES
 from audiometric_clustering.impc.synthetic.settings import RUN_KEYS, SyntheticSettings
 from audiometric_clustering.model.config import model_config_from
@@ -100,6 +101,7 @@ RULES: dict[str, dict[str, Rule]] = {
         "max_out_of_range_share": _number(0, 1),
         "feature_range_db": _interval(),
         "n_pca_components": _integer(1),
+        "pca_scale": _text(list(PCA_SCALES)),
         "control_reference.enabled": _flag(),
         "control_reference.min_group_controls": _integer(1),
         "control_reference.match_columns": _names(list(CATEGORICAL_METADATA)),

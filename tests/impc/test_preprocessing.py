@@ -12,6 +12,7 @@ from audiometric_clustering.impc.control_baselines import (
     FROM_TRAINING_CENTRE,
     FROM_TRAINING_OVERALL,
     baseline_summary,
+    typical_threshold,
 )
 from audiometric_clustering.impc.preprocessing import (
     MODEL_INPUT_COLUMNS,
@@ -78,7 +79,8 @@ def test_small_matched_groups_fall_back_to_the_centre(processing_params):
     levels = baseline_summary(frame, state)["mice_by_level"]["6kHz"]
     assert levels == {"group": 21, "centre": 3, "overall": 0}
     out = apply_preprocessor(frame, state)
-    centre_a = np.median(np.vstack([np.tile(QUIET, (4, 1)), np.tile(np.add(QUIET, 10), (2, 1))]), 0)
+    controls_a = np.vstack([np.tile(QUIET, (4, 1)), np.tile(np.add(QUIET, 10), (2, 1))])
+    centre_a = [typical_threshold(column) for column in controls_a.T]
     expected = (
         np.add(QUIET, LOSS)
         - centre_a
@@ -178,3 +180,36 @@ def test_real_sample_controls_line_up_across_centres(real_sample, processing_par
     referenced_spread = np.ptp(controls.groupby(schema.CENTRE)["abr_12kHz"].median())
     assert raw_spread >= 30.0  # RBRC ~3 dB vs JAX ~45 dB
     assert referenced_spread <= 5.0
+
+
+def _spread_controls(pca_scale: str, processing_params) -> pd.DataFrame:
+    """The same 40 control audiograms, inside the normal range, at a centre whose controls
+    spread 4 dB and at one whose controls spread 10 dB."""
+    rng = np.random.default_rng(0)
+    levels = np.repeat([-1.0, -0.5, 0.5, 1.0], 10)  # typical 0, SD 0.79: all within 1.5 SD
+    z = np.column_stack([rng.permutation(levels) for _ in range(6)])
+    frame = export(
+        *(mice(1, control=True, centre="quiet", thresholds=40 + 4 * row) for row in z),
+        *(mice(1, control=True, centre="noisy", thresholds=40 + 10 * row) for row in z),
+    )
+    frame[schema.SPLIT] = "train"
+    params = json.loads(json.dumps(processing_params)) | {"pca_scale": pca_scale}
+    params["reference_range"]["min_controls"] = 10
+    out = apply_preprocessor(frame, fit_preprocessor(frame, params))
+    return out[list(schema.PCA_FEATURES)].groupby(out[schema.CENTRE]).std()
+
+
+def test_the_harmonised_pca_does_not_see_how_widely_a_centres_controls_spread(
+    processing_params,
+):
+    harmonised = _spread_controls("harmonised", processing_params)
+    np.testing.assert_allclose(harmonised.loc["quiet"], harmonised.loc["noisy"], rtol=1e-6)
+    referenced = _spread_controls("referenced", processing_params)
+    assert (referenced.loc["noisy"] > 2 * referenced.loc["quiet"]).all()
+
+
+def test_a_preprocessor_state_of_another_version_is_refused(processing_params):
+    frame = _two_centres()
+    state = fit_preprocessor(frame, processing_params) | {"version": 1}
+    with pytest.raises(ValueError, match="version 1.*data_processing"):
+        apply_preprocessor(frame, state)

@@ -17,6 +17,7 @@ from tests.impc.frames import export, mice
 PARAMS = {
     "feature_range_db": [0.0, 100.0],
     "n_pca_components": 2,
+    "pca_scale": "harmonised",
     "control_reference": {
         "enabled": True,
         "match_columns": [schema.CENTRE],

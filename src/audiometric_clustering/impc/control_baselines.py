@@ -1,8 +1,8 @@
 """Control baselines: the thresholds a mouse is referenced to, from its matched controls.
 
-A mouse's baseline is the median of the controls matched to it (same centre, background,
-pipeline and equipment) when there are enough of them, else its centre's controls, else the
-overall control median. A file with controls at a centre is referenced to those (the same
+A mouse's baseline is the typical threshold (:func:`typical_threshold`) of the controls matched
+to it (same centre, background, pipeline and equipment) when there are enough of them, else
+of its centre's controls, else of all controls. A file with controls at a centre is referenced to those (the same
 day-to-day setting, equipment and calibration); otherwise to the training baselines stored
 in the preprocessor state.
 """
@@ -26,12 +26,30 @@ BASELINE_SOURCE = "baseline_source"
 FROM_FILE_CONTROLS = "file_controls"
 #: The table has no controls at this mouse's centre: stored training baselines of the centre.
 FROM_TRAINING_CENTRE = "training_centre"
-#: Neither: the centre is unknown to the state too, so the overall training control median.
+#: Neither: the centre is unknown to the state too, so the overall training control level.
 FROM_TRAINING_OVERALL = "training_overall"
 #: Fallback levels, most specific first, as reported by :func:`baseline_summary`.
 LEVELS: tuple[str, ...] = ("group", "centre", "overall")
-_MEDIANS = tuple(f"median_{f}" for f in FREQUENCIES)
+_TYPICAL = tuple(f"typical_{f}" for f in FREQUENCIES)
 _COUNTS = tuple(f"n_{f}" for f in FREQUENCIES)
+
+
+#: Share of measured controls cut from each end before averaging (see :func:`typical_threshold`).
+TRIM_SHARE = 0.2
+
+
+def typical_threshold(values: np.ndarray) -> float:
+    """The controls' typical threshold: the mean of the middle 60% of the measured values.
+
+    Not the median: thresholds are recorded on a 5 dB grid, so a median is a grid value and
+    off the controls' true centre by up to 2.5 dB, differently at each centre and frequency.
+    The trimmed mean averages over the grid as a mean does and, like a median, ignores the
+    few controls with sporadic loss. NaN when nothing was measured.
+    """
+    values = np.asarray(values, dtype="float64")
+    measured = np.sort(values[~np.isnan(values)])
+    cut = int(TRIM_SHARE * len(measured))
+    return float(measured[cut : len(measured) - cut].mean()) if len(measured) else float("nan")
 
 
 def _keys(frame: pd.DataFrame, columns: Sequence[str]) -> pd.DataFrame:
@@ -40,24 +58,24 @@ def _keys(frame: pd.DataFrame, columns: Sequence[str]) -> pd.DataFrame:
 
 
 def control_baseline_table(frame: pd.DataFrame, keys: Sequence[str]) -> pd.DataFrame:
-    """Median and number of measured control thresholds per key group and frequency."""
+    """Typical threshold and number of measured controls per key group and frequency."""
     controls = frame.loc[is_control(frame)]
     thresholds = controls[list(THRESHOLDS)].reset_index(drop=True)
     grouped = pd.concat([_keys(controls, keys), thresholds], axis=1).groupby(list(keys), sort=True)
-    medians = grouped[list(THRESHOLDS)].median().set_axis(list(_MEDIANS), axis=1)
+    levels = grouped[list(THRESHOLDS)].agg(typical_threshold).set_axis(list(_TYPICAL), axis=1)
     counts = grouped[list(THRESHOLDS)].count().set_axis(list(_COUNTS), axis=1)
-    return pd.concat([medians, counts], axis=1).reset_index()
+    return pd.concat([levels, counts], axis=1).reset_index()
 
 
 def table_to_records(table: pd.DataFrame) -> list[dict[str, Any]]:
-    """JSON-safe rows: NaN medians become null (the JSON standard has no NaN)."""
+    """JSON-safe rows: NaN levels become null (the JSON standard has no NaN)."""
     return table.astype(object).where(table.notna(), None).to_dict(orient="records")
 
 
 def _table_from_records(records: list[dict[str, Any]], keys: Sequence[str]) -> pd.DataFrame:
-    table = pd.DataFrame.from_records(records, columns=[*keys, *_MEDIANS, *_COUNTS])
+    table = pd.DataFrame.from_records(records, columns=[*keys, *_TYPICAL, *_COUNTS])
     table[list(keys)] = table[list(keys)].astype("str")
-    table[list(_MEDIANS)] = table[list(_MEDIANS)].astype("float64")
+    table[list(_TYPICAL)] = table[list(_TYPICAL)].astype("float64")
     table[list(_COUNTS)] = table[list(_COUNTS)].astype("int64")
     return table
 
@@ -65,11 +83,11 @@ def _table_from_records(records: list[dict[str, Any]], keys: Sequence[str]) -> p
 def _lookup(
     keys: pd.DataFrame, table: pd.DataFrame, columns: Sequence[str]
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Each mouse's group medians (N, 6) and control counts (N, 6); 0 controls if no group."""
+    """Each mouse's group levels (N, 6) and control counts (N, 6); 0 controls if no group."""
     merged = keys[list(columns)].merge(table, on=list(columns), how="left")
-    medians = merged[list(_MEDIANS)].to_numpy(dtype="float64")
+    levels = merged[list(_TYPICAL)].to_numpy(dtype="float64")
     counts = merged[list(_COUNTS)].fillna(0).to_numpy(dtype="int64")
-    return medians, counts
+    return levels, counts
 
 
 @dataclass(frozen=True)
@@ -90,12 +108,12 @@ def _fallback_chain(
     min_group_controls: int,
     overall: np.ndarray,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Matched group when it has enough controls, else the centre, else the overall median."""
-    group_median, group_n = _lookup(keys, group_table, match_columns)
-    centre_median, centre_n = _lookup(keys, centre_table, [CENTRE])
+    """Matched group when it has enough controls, else the centre, else the overall level."""
+    group_level, group_n = _lookup(keys, group_table, match_columns)
+    centre_level, centre_n = _lookup(keys, centre_table, [CENTRE])
     use_group = group_n >= min_group_controls
     use_centre = ~use_group & (centre_n > 0)
-    values = np.where(use_group, group_median, np.where(use_centre, centre_median, overall))
+    values = np.where(use_group, group_level, np.where(use_centre, centre_level, overall))
     level = np.where(use_group, 0, np.where(use_centre, 1, 2))
     return values, level, centre_n.sum(axis=1) > 0
 
@@ -105,7 +123,7 @@ def resolve_baselines(frame: pd.DataFrame, state: Mapping[str, Any]) -> Baseline
 
     Mice whose centre has controls in ``frame`` are referenced to those controls (the same
     day-to-day setting, equipment and calibration); otherwise to the training baselines
-    stored for the centre; for a centre the state has never seen, to the overall median.
+    stored for the centre; for a centre the state has never seen, to the overall level.
     """
     reference = state["control_reference"]
     match_columns = reference["match_columns"]
@@ -140,14 +158,14 @@ def resolve_baselines(frame: pd.DataFrame, state: Mapping[str, Any]) -> Baseline
 
 
 def overall_baseline(frame: pd.DataFrame, feature_range_db: Sequence[float]) -> dict[str, float]:
-    """Median of all controls per frequency, so referenced features stay on the dB scale.
+    """Typical threshold of all controls per frequency, so referenced features stay in dB.
 
     A frequency no control was measured at falls back to all mice, then to the middle of the
     feature range: every frequency needs a finite value to impute.
     """
     thresholds = frame[list(THRESHOLDS)]
-    controls = thresholds.loc[is_control(frame).to_numpy()].median()
-    everyone = thresholds.median()
+    controls = thresholds.loc[is_control(frame).to_numpy()].agg(typical_threshold)
+    everyone = thresholds.agg(typical_threshold)
     midpoint = float(np.mean(feature_range_db))
     return {
         f: float(np.nan_to_num(controls[c], nan=np.nan_to_num(everyone[c], nan=midpoint)))
@@ -157,7 +175,7 @@ def overall_baseline(frame: pd.DataFrame, feature_range_db: Sequence[float]) -> 
 
 def baseline_summary(frame: pd.DataFrame, state: Mapping[str, Any]) -> dict[str, Any]:
     """How mice were referenced: mice per baseline source, and per frequency the number of
-    mice whose baseline came from their matched group, their centre or the overall median."""
+    mice whose baseline came from their matched group, their centre or the overall level."""
     baselines = resolve_baselines(frame, state)
     sources, counts = np.unique(baselines.source, return_counts=True)
     return {

@@ -24,7 +24,11 @@ from audiometric_clustering.impc.control_baselines import (
     table_to_records,
 )
 from audiometric_clustering.impc.lines import build_line_id, is_control
-from audiometric_clustering.impc.reference_range import beyond_reference_range, fit_reference_range
+from audiometric_clustering.impc.reference_range import (
+    beyond_reference_range,
+    fit_reference_range,
+    harmonised_thresholds,
+)
 from audiometric_clustering.impc.schema import (
     ABR_FEATURES,
     ABR_OBSERVED,
@@ -48,7 +52,10 @@ from audiometric_clustering.impc.schema import (
 )
 from audiometric_clustering.impc.validation import THRESHOLDS
 
-STATE_VERSION = 1
+STATE_VERSION = 2  # 2: typical thresholds are trimmed means, the PCA has a scale
+#: What the PCA summarises: thresholds with every centre's control reference range stretched
+#: onto the overall one (see ``harmonised_thresholds``), or the referenced dB themselves.
+PCA_SCALES: tuple[str, ...] = ("harmonised", "referenced")
 #: Split of mice transformed outside the training pipeline (a new file has no split).
 UNASSIGNED = "unassigned"
 MODEL_INPUT_COLUMNS: tuple[str, ...] = (
@@ -168,13 +175,29 @@ def fit_preprocessor(frame: pd.DataFrame, params: Mapping[str, Any]) -> dict[str
     state["categorical_columns"] = dict(
         zip(CATEGORICAL_FEATURES, CATEGORICAL_METADATA, strict=True)
     )
-    state["pca"] = _fit_pca(features[train_rows], int(params["n_pca_components"]))
+    state["pca"] = {
+        "scale_of_input": str(params["pca_scale"]),
+        **_fit_pca(
+            _pca_input(features, frame[CENTRE], state["reference_range"], params["pca_scale"])[
+                train_rows
+            ],
+            int(params["n_pca_components"]),
+        ),
+    }
     state["fitted_on"] = {
         "mice": int(len(frame)),
         "training_mice": int(train_rows.sum()),
         "controls": int(is_control(frame).sum()),
     }
     return state
+
+
+def _pca_input(
+    features: np.ndarray, centres: pd.Series, reference_range: Mapping[str, Any], scale: str
+) -> np.ndarray:
+    if scale == "harmonised":
+        return harmonised_thresholds(features, centres, reference_range)
+    return features
 
 
 def _encode(values: pd.Series, vocabulary: list[str]) -> np.ndarray:
@@ -189,10 +212,13 @@ def apply_preprocessor(frame: pd.DataFrame, state: Mapping[str, Any]) -> pd.Data
     says which). Everything else (standardisation, vocabularies, PCA) is the state's.
     ``split`` is kept when present, else "unassigned".
     """
+    if state.get("version") != STATE_VERSION:
+        raise ValueError(
+            f"the preprocessor state is version {state.get('version')}, this code reads "
+            f"version {STATE_VERSION}: run `kedro run --pipeline data_processing` again"
+        )
     baselines = resolve_baselines(frame, state)
     features, observed = abr_features(frame, state, baselines)
-    pca = state["pca"]
-    projection = (features - np.array(pca["mean"])) @ np.array(pca["components"]).T
     columns: dict[str, Any] = {
         SPECIMEN_ID: frame[SPECIMEN_ID].astype("str").to_numpy(),
         GENE: frame[GENE].to_numpy(),
@@ -207,13 +233,11 @@ def apply_preprocessor(frame: pd.DataFrame, state: Mapping[str, Any]) -> pd.Data
     columns.update(zip(RAW_ABR, raw.T, strict=True))
     columns.update(zip(ABR_FEATURES, features.T, strict=True))
     columns.update(zip(ABR_OBSERVED, observed.T, strict=True))
-    if "reference_range" not in state:
-        raise ValueError(
-            "the preprocessor state has no control reference range (an older "
-            "preprocessor_state.json): run `kedro run --pipeline data_processing` again"
-        )
     beyond = beyond_reference_range(features, frame[CENTRE], state["reference_range"])
     columns.update(zip(BEYOND_RANGE_FEATURES, beyond.T, strict=True))
+    pca = state["pca"]
+    pca_input = _pca_input(features, frame[CENTRE], state["reference_range"], pca["scale_of_input"])
+    projection = (pca_input - np.array(pca["mean"])) @ np.array(pca["components"]).T
     for feature, column in zip(CONTINUOUS_FEATURES, CONTINUOUS_METADATA, strict=True):
         stats = state["continuous"][column]
         standardised = (frame[column].to_numpy(dtype="float64") - stats["mean"]) / stats["std"]
