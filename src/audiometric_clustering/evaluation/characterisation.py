@@ -1,7 +1,7 @@
 """What each cluster sounds like: threshold quartiles per frequency and a descriptive label.
 
 Labels come from the cluster's median elevation above controls: the control-referenced
-features (threshold - matched control median + overall control median) minus the controls'
+features (threshold - matched controls' typical threshold + the overall one) minus the controls'
 median, i.e. dB above the mouse's own centre's controls. "Normal" then means "hears like the
 controls of its centre" whatever the centre's equipment; raw thresholds are summarised beside
 them for readers who think in dB SPL.

@@ -77,7 +77,7 @@ def abr_features(
 ) -> tuple[np.ndarray, np.ndarray]:
     """Control-referenced, imputed, clipped thresholds (N, 6) and the observed mask (N, 6).
 
-    Referenced: threshold - matched control median + overall control median, so a mouse
+    Referenced: threshold - matched controls' typical threshold + the overall one, so a mouse
     reads as "how it compares with its own centre's controls" on the familiar dB scale (in
     the real data the 12 kHz control mean is ~16 dB at ICS and ~46 dB at JAX; raw thresholds
     would cluster centres, not phenotypes). A missing threshold is imputed as its matched

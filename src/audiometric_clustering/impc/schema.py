@@ -95,7 +95,7 @@ SPLIT = "split"  # "train" or "validation"; each knockout line lies wholly in on
 RAW_ABR = tuple(f"raw_{f}" for f in FREQUENCIES)
 #: Model ABR features: control-referenced (when enabled), imputed, clipped to 0-100 dB.
 ABR_FEATURES = tuple(f"abr_{f}" for f in FREQUENCIES)
-#: dB beyond the centre's control reference range (median + k SD of its controls), 0 inside
+#: dB beyond the centre's control reference range (typical + k SD of its controls), 0 inside
 #: it: the model's default view of a threshold (see impc/reference_range.py).
 BEYOND_RANGE_FEATURES = tuple(f"beyond_range_{f}" for f in FREQUENCIES)
 #: 1.0 where the threshold was measured, 0.0 where it was imputed.

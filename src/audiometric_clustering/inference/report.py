@@ -26,7 +26,7 @@ BASELINE_SOURCES: dict[str, str] = {
     FROM_TRAINING_CENTRE: "this file has no controls at the mouse's centre: referenced to "
     "the training controls of that centre",
     FROM_TRAINING_OVERALL: "a centre neither this file nor training has controls for: "
-    "referenced to the overall training control median",
+    "referenced to the typical threshold of all training controls",
 }
 
 
