@@ -8,7 +8,6 @@ from audiometric_clustering.impc import schema
 from audiometric_clustering.impc.lines import build_line_id
 from audiometric_clustering.impc.synthetic import (
     CENTRES,
-    DATE_OF_EXPERIMENT,
     NO_PATTERN,
     PATTERN_SHAPES,
     TRUTH_COLUMNS,
@@ -73,7 +72,7 @@ def test_same_seed_same_data_other_seed_other_data(settings):
 
 def test_export_has_the_real_columns_and_the_truth_its_own(messy):
     export, truth = messy
-    assert set(export.columns) == {*schema.METADATA_COLUMNS, *THRESHOLDS, DATE_OF_EXPERIMENT}
+    assert set(export.columns) == {*schema.METADATA_COLUMNS, *THRESHOLDS}
     assert list(truth.columns) == list(TRUTH_COLUMNS)
     assert len(export) == len(truth) == N_MICE and export[schema.SPECIMEN_ID].is_unique
     assert truth[schema.SPECIMEN_ID].tolist() == export[schema.SPECIMEN_ID].tolist()
@@ -136,7 +135,7 @@ def test_a_line_is_one_cohort_and_cohorts_share_an_offset(messy, clean):
     mutants = data.loc[~data["is_control"]]
     per_line = mutants.groupby(build_line_id(mutants))
     assert per_line["cohort_id"].nunique().eq(1).all()
-    assert per_line[DATE_OF_EXPERIMENT].nunique().eq(1).all()
+    assert per_line[schema.DATE_OF_EXPERIMENT].nunique().eq(1).all()
     cohorts = data.groupby("cohort_id")
     assert cohorts[schema.CENTRE].nunique().eq(1).all()
     assert cohorts["cohort_offset_db"].nunique().eq(1).all()
@@ -226,7 +225,7 @@ def test_some_mice_of_another_centre_have_continuous_values(messy):
     values = ics.loc[continuous, THRESHOLDS]
     assert ((values * 10).round(6) % 1 == 0).where(values.notna(), True).all().all()
     # the first cohorts of the centre, as in the real export
-    dates = ics[DATE_OF_EXPERIMENT]
+    dates = ics[schema.DATE_OF_EXPERIMENT]
     assert dates[continuous].max() < dates[~continuous].min()
 
 

@@ -118,7 +118,7 @@ def test_missing_click_column_and_weight_are_recoverable_and_counted():
     frame = frame.drop(columns=[CLICK])
     clean, summary = _validate(frame, n_clusters=2)
     assert clean[CLICK].isna().all()
-    assert summary["columns_absent"] == [CLICK]
+    assert summary["columns_absent"] == [schema.DATE_OF_EXPERIMENT, CLICK]  # both optional
     assert summary["missing"][schema.WEIGHT] == 4
     assert summary["missing_by_centre"]["A"] == {CLICK: 12, schema.WEIGHT: 4}
 

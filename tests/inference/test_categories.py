@@ -22,6 +22,7 @@ PARAMS = {
         "enabled": True,
         "match_columns": [schema.CENTRE],
         "min_group_controls": 1,
+        "concurrent_controls": True,
     },
     "reference_range": {"width_sd": 1.5, "min_controls": 2},
 }

@@ -15,6 +15,12 @@ import numpy as np
 import pandas as pd
 
 from audiometric_clustering.impc.cohort import TRAIN
+from audiometric_clustering.impc.concurrent_controls import (
+    cohort_keys,
+    day_shifts,
+    fit_day_shifts,
+    mouse_levels,
+)
 from audiometric_clustering.impc.control_baselines import (
     BASELINE_SOURCE,
     Baselines,
@@ -52,7 +58,7 @@ from audiometric_clustering.impc.schema import (
 )
 from audiometric_clustering.impc.validation import THRESHOLDS
 
-STATE_VERSION = 2  # 2: typical thresholds are trimmed means, the PCA has a scale
+STATE_VERSION = 3  # 2: trimmed-mean typical thresholds, the PCA's scale; 3: day shifts
 #: What the PCA summarises: thresholds with every centre's control reference range stretched
 #: onto the overall one (see ``harmonised_thresholds``), or the referenced dB themselves.
 PCA_SCALES: tuple[str, ...] = ("harmonised", "referenced")
@@ -89,6 +95,11 @@ def abr_features(
     if state["control_reference"]["enabled"]:
         overall = np.array([state["baselines"]["overall"][f] for f in FREQUENCIES])
         filled = filled - baselines.values + overall
+        days = state["concurrent_controls"]
+        if days["enabled"]:
+            levels = mouse_levels(filled, observed, overall)
+            shifts = day_shifts(levels, is_control(frame).to_numpy(bool), cohort_keys(frame), days)
+            filled = filled - shifts[:, None] * observed
     low, high = state["feature_range_db"]
     return np.clip(filled, low, high), observed.astype("float64")
 
@@ -160,7 +171,20 @@ def fit_preprocessor(frame: pd.DataFrame, params: Mapping[str, Any]) -> dict[str
     }
     train_rows = (frame[SPLIT] == TRAIN).to_numpy() if SPLIT in frame else np.ones(len(frame), bool)
     train = frame.loc[train_rows]
-    features, observed = abr_features(frame, state, resolve_baselines(frame, state))
+    baselines = resolve_baselines(frame, state)
+    state["concurrent_controls"] = {"enabled": False}
+    if reference["enabled"] and reference["concurrent_controls"]:
+        referenced, observed = abr_features(frame, state, baselines)
+        overall = np.array([state["baselines"]["overall"][f] for f in FREQUENCIES])
+        state["concurrent_controls"] = {
+            "enabled": True,
+            **fit_day_shifts(
+                mouse_levels(referenced, observed, overall),
+                is_control(frame).to_numpy(dtype=bool),
+                cohort_keys(frame),
+            ),
+        }
+    features, observed = abr_features(frame, state, baselines)
     reference_range = params["reference_range"]
     state["reference_range"] = fit_reference_range(
         features,

@@ -44,6 +44,8 @@ CENTRE = "phenotyping_center"
 PIPELINE = "pipeline_name"
 EQUIPMENT_MANUFACTURER = "metadata_Equipment manufacturer"
 EQUIPMENT_MODEL = "metadata_Equipment model"
+#: The day a mouse was tested; optional (it finds the controls tested beside a line).
+DATE_OF_EXPERIMENT = "date_of_experiment"
 
 #: Metadata columns the pipeline reads from the export (besides the thresholds).
 METADATA_COLUMNS: tuple[str, ...] = (
@@ -60,6 +62,7 @@ METADATA_COLUMNS: tuple[str, ...] = (
     PIPELINE,
     EQUIPMENT_MANUFACTURER,
     EQUIPMENT_MODEL,
+    DATE_OF_EXPERIMENT,
 )
 
 #: Columns without which the export cannot be used at all.

@@ -11,7 +11,6 @@ without the real 59,000-mouse export.
 """
 
 from audiometric_clustering.impc.synthetic.assembly import (
-    DATE_OF_EXPERIMENT,
     TRUTH_COLUMNS,
     generate_synthetic_export,
 )
@@ -24,7 +23,6 @@ from audiometric_clustering.impc.synthetic.settings import (
 
 __all__ = [
     "CENTRES",
-    "DATE_OF_EXPERIMENT",
     "NO_PATTERN",
     "PATTERN_SHAPES",
     "TRUTH_COLUMNS",

@@ -17,6 +17,7 @@ from audiometric_clustering.impc.schema import (
     BACKGROUND,
     CENTRE,
     CONTROL_GROUP,
+    DATE_OF_EXPERIMENT,
     EQUIPMENT_MANUFACTURER,
     EQUIPMENT_MODEL,
     FREQUENCIES,
@@ -36,8 +37,6 @@ from audiometric_clustering.impc.synthetic.phenotypes import NO_PATTERN, mouse_s
 from audiometric_clustering.impc.synthetic.population import draw_population
 from audiometric_clustering.impc.synthetic.settings import SyntheticSettings
 
-#: A real export column (not read by the pipeline): the cohort's test day.
-DATE_OF_EXPERIMENT = "date_of_experiment"
 #: Truth columns, one row per mouse (see :func:`generate_synthetic_export`).
 TRUTH_COLUMNS = (
     SPECIMEN_ID,
