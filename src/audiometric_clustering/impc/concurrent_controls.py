@@ -47,20 +47,19 @@ def mouse_levels(features: np.ndarray, observed: np.ndarray, overall: np.ndarray
 
 def _by_cohort(keys: np.ndarray, rows: np.ndarray) -> dict[str, np.ndarray]:
     """Row indices of ``rows`` (a mask) per cohort key, unknown days left out."""
-    grouped: dict[str, list[int]] = {}
-    for index in np.flatnonzero(rows):
-        if keys[index]:
-            grouped.setdefault(keys[index], []).append(index)
-    return {key: np.array(indices) for key, indices in grouped.items()}
+    selected = np.flatnonzero(rows & (keys != ""))
+    return {
+        str(key): selected[positions]
+        for key, positions in pd.Series(keys[selected]).groupby(keys[selected]).indices.items()
+    }
 
 
-def day_control_levels(
-    levels: np.ndarray, controls: np.ndarray, keys: np.ndarray
+def _day_control_levels(
+    levels: np.ndarray, by_day: Mapping[str, np.ndarray]
 ) -> dict[str, list[float]]:
     """Per day with controls: their typical level and how many they are (plain JSON)."""
     return {
-        key: [typical_threshold(levels[rows]), float(len(rows))]
-        for key, rows in _by_cohort(keys, controls & np.isfinite(levels)).items()
+        key: [typical_threshold(levels[rows]), float(len(rows))] for key, rows in by_day.items()
     }
 
 
@@ -81,7 +80,7 @@ def fit_day_shifts(levels: np.ndarray, controls: np.ndarray, keys: np.ndarray) -
         means = np.array([values.mean() for values in cohorts])
         noise = float(np.mean([within / len(values) for values in cohorts]))
         fitted = {"within_var": within, "between_var": float(max(means.var(ddof=1) - noise, 0.0))}
-    return fitted | {"days": day_control_levels(levels, controls, keys)}
+    return fitted | {"days": _day_control_levels(levels, by_day)}
 
 
 def day_shifts(

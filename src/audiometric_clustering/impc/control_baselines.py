@@ -1,10 +1,10 @@
 """Control baselines: the thresholds a mouse is referenced to, from its matched controls.
 
-A mouse's baseline is the typical threshold (:func:`typical_threshold`) of the controls matched
-to it (same centre, background, pipeline and equipment) when there are enough of them, else
-of its centre's controls, else of all controls. A file with controls at a centre is referenced to those (the same
-day-to-day setting, equipment and calibration); otherwise to the training baselines stored
-in the preprocessor state.
+A mouse's baseline is the typical threshold (:func:`typical_threshold`) of the controls
+matched to it (same centre, background, pipeline and equipment) when there are enough of
+them, else of its centre's controls, else of all controls. A file with controls at a centre
+is referenced to those (the same day-to-day setting, equipment and calibration); otherwise
+to the training baselines stored in the preprocessor state.
 """
 
 from __future__ import annotations
