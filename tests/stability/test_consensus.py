@@ -13,6 +13,8 @@ from audiometric_clustering.stability.consensus import (
     best_match_jaccard,
     cluster_stability,
     consensus_clusters,
+    dissolve_unstable_normal,
+    item_consensus,
     line_stability,
     match_clusters,
     mean_pairwise_jaccard,
@@ -101,6 +103,49 @@ def test_consensus_follows_the_majority_when_members_merge_and_split_clusters() 
     for majority, minority in ((truth, other), (other, truth)):
         consensus = consensus_clusters(np.stack([majority, minority, majority]), K)
         assert pairwise_ari(np.stack([consensus.labels, majority]))[0, 1] == pytest.approx(1.0)
+
+
+def test_item_consensus_is_the_mean_co_association_with_each_cluster() -> None:
+    members = np.stack([_noisy(_labels(n=60), 0.4, seed) for seed in range(4)])
+    consensus_labels = _labels(n=60, seed=7)
+    co_association = (members[:, :, None] == members[:, None, :]).mean(axis=0)
+    expected = np.column_stack(
+        [co_association[:, consensus_labels == c].mean(axis=1) for c in range(K)]
+    )
+    assert item_consensus(members, consensus_labels, K) == pytest.approx(expected)
+
+
+def test_unstable_normal_clusters_dissolve_and_unstable_hearing_loss_stays() -> None:
+    rng = np.random.default_rng(5)
+    group = np.repeat([0, 1, 2], [200, 400, 400])  # hearing loss, stable normal, unstable normal
+    # every member splits hearing loss (0|4) and the unstable normal mice (2|3) at random
+    members = np.stack(
+        [
+            np.choose(
+                group, [rng.choice([0, 4], 1000), np.ones(1000, int), rng.choice([2, 3], 1000)]
+            )
+            for _ in range(6)
+        ]
+    )
+    n_clusters = 5
+    consensus = consensus_clusters(members, n_clusters)
+    hearing_loss = np.array([(group[consensus.labels == c] == 0).mean() > 0.5 for c in range(5)])
+    table = cluster_stability(consensus, {str(i): m for i, m in enumerate(members)})
+    jaccard = table["jaccard_mean"].to_numpy()
+    assert (jaccard[~hearing_loss & (np.arange(5) != consensus.labels[group == 1][0])] < 0.5).all()
+    assert (jaccard[hearing_loss] < 0.5).all()  # as unstable, and kept
+
+    settled, dissolved = dissolve_unstable_normal(consensus, members, hearing_loss, jaccard, 0.5)
+    stable_normal = consensus.labels[group == 1][0]
+    assert (settled.labels[group >= 1] == stable_normal).all()
+    assert np.array_equal(settled.labels[group == 0], consensus.labels[group == 0])
+    assert dissolved.tolist() == [
+        c not in (stable_normal, *consensus.labels[group == 0]) for c in range(5)
+    ]
+    assert settled.co_clustering == pytest.approx(item_consensus(members, settled.labels, 5))
+    # with nothing below the threshold, nothing moves
+    unchanged, none = dissolve_unstable_normal(consensus, members, hearing_loss, jaccard, 0.0)
+    assert unchanged is consensus and not none.any()
 
 
 def test_weighted_average_linkage_is_scipys_with_unit_weights_and_counts_mice() -> None:

@@ -30,6 +30,8 @@ def test_a_grid_from_the_command_line_is_every_seed_at_every_k() -> None:
         ({"n_clusters": [1, 4]}, "stability.n_clusters"),
         ({"n_clusters": "8 ten"}, "stability.n_clusters"),
         ({"stable_share": 0}, "stability.stable_share"),
+        ({"dissolve_normal_below": 1.5}, "stability.dissolve_normal_below"),
+        ({"dissolve_normal_below": True}, "stability.dissolve_normal_below"),
         ({"retries": -1}, "stability.retries"),
         ({"seed": 3}, "unknown parameters \\['seed'\\]"),
         ({"cluster": {"n_workers": 0}}, "n_workers"),

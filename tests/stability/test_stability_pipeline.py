@@ -97,7 +97,9 @@ def test_stability_pipeline_survives_a_killed_worker(processed_project: Path, ru
     assert len(predictions) == 1500 and predictions["cluster"].between(0, chosen - 1).all()
     assert predictions["agreement"].between(0, 1).all()
     clusters = pd.read_csv(_output(processed_project, "consensus_clusters.csv"))
-    assert len(clusters) == chosen and {"label", "hearing_loss", "jaccard_mean"} <= set(clusters)
+    assert len(clusters) == chosen
+    assert {"label", "hearing_loss", "jaccard_mean", "dissolved"} <= set(clusters)
+    assert (clusters.loc[clusters["dissolved"], "n_mice"] == 0).all()
     lines = pd.read_csv(_output(processed_project, "line_stability.csv"))
     assert lines["share_enriched"].is_monotonic_decreasing
     assert set(lines["members"]) == {2}

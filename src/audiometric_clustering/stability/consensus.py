@@ -157,24 +157,76 @@ def consensus_clusters(labels: np.ndarray, n_clusters: int) -> Consensus:
         weights[core],
         min(n_clusters, len(core)),
     )
-    members = np.zeros((len(core), n_clusters))
-    members[np.arange(len(core)), core_labels] = weights[core]
-    members /= np.maximum(members.sum(axis=0), 1.0)
-    co_clustering = np.concatenate(
+    core_members = np.zeros((len(core), n_clusters))
+    core_members[np.arange(len(core)), core_labels] = weights[core]
+    core_members /= np.maximum(core_members.sum(axis=0), 1.0)
+    signature_labels = np.concatenate(
         [
-            _agreement(signatures[start : start + _CHUNK], signatures[core]) @ members
+            (
+                _agreement(signatures[start : start + _CHUNK], signatures[core]) @ core_members
+            ).argmax(axis=1)
             for start in range(0, len(signatures), _CHUNK)
         ]
     )
-    signature_labels = co_clustering.argmax(axis=1)
     signature_labels[core] = core_labels
     reference = reference_member(pairwise_ari(labels))
     numbering = match_clusters(signature_labels[inverse], labels[reference], n_clusters)
+    consensus_labels = numbering[signature_labels[inverse]]
     return Consensus(
-        labels=numbering[signature_labels[inverse]],
-        co_clustering=co_clustering[inverse][:, np.argsort(numbering)],
+        labels=consensus_labels,
+        co_clustering=item_consensus(labels, consensus_labels, n_clusters),
         reference=reference,
     )
+
+
+def item_consensus(labels: np.ndarray, consensus_labels: np.ndarray, n_clusters: int) -> np.ndarray:
+    """Monti's item consensus of every mouse with every consensus cluster, exactly and
+    without a mouse x mouse matrix: a member that puts mouse i in its cluster g agrees with
+    as many of cluster c's mice as g and c share, so the (N, n_clusters) result is the mean
+    over members of ``overlap(member, consensus)[member] / size(c)``."""
+    consensus_labels = np.asarray(consensus_labels, dtype=np.int64)
+    sizes = np.maximum(np.bincount(consensus_labels, minlength=n_clusters), 1)
+    total = np.zeros((len(consensus_labels), n_clusters))
+    for member in np.asarray(labels, dtype=np.int64):
+        table = overlap(member, consensus_labels, int(member.max()) + 1, n_clusters)
+        total += (table / sizes)[member]
+    return total / len(labels)
+
+
+def dissolve_unstable_normal(
+    consensus: Consensus,
+    labels: np.ndarray,
+    hearing_loss: np.ndarray,
+    jaccard_mean: np.ndarray,
+    threshold: float,
+) -> tuple[Consensus, np.ndarray]:
+    """Normal-hearing consensus clusters that do not survive a change of seed (mean
+    best-match Jaccard below ``threshold``; Hennig's reading: below 0.5 a cluster dissolves)
+    give their mice to the stable normal-hearing cluster they are most co-clustered with.
+
+    Why only normal hearing: members split normal hearing differently from seed to seed,
+    and a split no two members agree on is where nuisance (cohort and day offsets) decides,
+    so null lines look enriched there. An unstable hearing-loss cluster still holds mice
+    with a loss; merging it into normal hearing would dilute the lines it finds. Returns
+    the consensus (dissolved clusters left empty, so the numbering still follows the
+    reference member) and which clusters were dissolved.
+    """
+    n_clusters = consensus.co_clustering.shape[1]
+    hearing_loss = np.asarray(hearing_loss, dtype=bool)
+    normal = ~hearing_loss & (np.bincount(consensus.labels, minlength=n_clusters) > 0)
+    dissolved = normal & (np.asarray(jaccard_mean, dtype=float) < threshold)
+    receivers = np.flatnonzero(normal & ~dissolved)
+    if not dissolved.any() or receivers.size == 0:
+        return consensus, np.zeros(n_clusters, dtype=bool)
+    moved = dissolved[consensus.labels]
+    new_labels = consensus.labels.copy()
+    new_labels[moved] = receivers[consensus.co_clustering[moved][:, receivers].argmax(axis=1)]
+    settled = Consensus(
+        labels=new_labels,
+        co_clustering=item_consensus(labels, new_labels, n_clusters),
+        reference=consensus.reference,
+    )
+    return settled, dissolved
 
 
 def best_match_jaccard(

@@ -80,7 +80,12 @@ def build_report(
         "members split and others merge goes with the majority. Per consensus cluster: "
         "co-clustering, the mean share of members in which two of its mice share a cluster, "
         "and its best-match Jaccard with each member's clusters: below 0.5 the cluster "
-        "dissolves when the seed changes, above 0.75 it is stable (Hennig 2007).\n\n"
+        "dissolves when the seed changes, above 0.75 it is stable (Hennig 2007). A "
+        "normal-hearing cluster below `stability.dissolve_normal_below` "
+        f"({summary['dissolve_normal_below']:g}) is dissolved: its mice join the stable "
+        "normal-hearing cluster they are most co-clustered with, because a split of normal "
+        "hearing that members do not repeat is where cohort and day offsets decide, and null "
+        "lines look enriched there. Its row stays, empty, with the Jaccard it had.\n\n"
         + markdown_table(
             clusters[
                 [
@@ -91,6 +96,8 @@ def build_report(
                     "co_clustering",
                     "jaccard_mean",
                     "jaccard_min",
+                    "dissolved",
+                    "jaccard_mean_before_dissolving",
                 ]
             ]
         ),

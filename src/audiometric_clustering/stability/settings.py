@@ -8,7 +8,7 @@ from typing import Any
 from audiometric_clustering.stability.cluster import ClusterSettings
 from audiometric_clustering.stability.members import MemberSpec
 
-KEYS = ("seeds", "n_clusters", "stable_share", "retries", "cluster")
+KEYS = ("seeds", "n_clusters", "stable_share", "dissolve_normal_below", "retries", "cluster")
 
 
 @dataclass(frozen=True)
@@ -18,6 +18,7 @@ class StabilitySettings:
     seeds: tuple[int, ...]
     n_clusters: tuple[int, ...]
     stable_share: float
+    dissolve_normal_below: float
     retries: int
     cluster: ClusterSettings
 
@@ -35,12 +36,22 @@ class StabilitySettings:
         share, retries = params["stable_share"], params["retries"]
         if not isinstance(share, int | float) or not 0 < share <= 1:
             raise ValueError(f"stability.stable_share = {share!r}: expected a number in (0, 1]")
+        dissolve = params["dissolve_normal_below"]
+        if (
+            not isinstance(dissolve, int | float)
+            or isinstance(dissolve, bool)
+            or not 0 <= dissolve <= 1
+        ):
+            raise ValueError(
+                f"stability.dissolve_normal_below = {dissolve!r}: expected a number in [0, 1]"
+            )
         if not isinstance(retries, int) or isinstance(retries, bool) or retries < 0:
             raise ValueError(f"stability.retries = {retries!r}: expected an integer >= 0")
         return cls(
             seeds=seeds,
             n_clusters=n_clusters,
             stable_share=float(share),
+            dissolve_normal_below=float(dissolve),
             retries=retries,
             cluster=ClusterSettings.from_params(params["cluster"]),
         )

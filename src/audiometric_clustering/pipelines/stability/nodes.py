@@ -15,15 +15,17 @@ from audiometric_clustering.stability import plots, tables
 from audiometric_clustering.stability.cluster import Outcome, open_client, run_jobs
 from audiometric_clustering.stability.consensus import (
     SHARE_ENRICHED,
+    Consensus,
     cluster_stability,
     consensus_clusters,
+    dissolve_unstable_normal,
     line_stability,
     select_k,
     stable_line_rates,
 )
 from audiometric_clustering.stability.members import MemberParams, MemberResult, train_member
 from audiometric_clustering.stability.report import build_report
-from audiometric_clustering.stability.scores import ScoringSettings, score_clustering
+from audiometric_clustering.stability.scores import Scoring, ScoringSettings, score_clustering
 from audiometric_clustering.stability.settings import StabilitySettings
 from audiometric_clustering.stability.tracking import log_member_run
 
@@ -113,23 +115,43 @@ def build_consensus(
     model_input: pd.DataFrame,
     ground_truth: pd.DataFrame,
     params_evaluation: dict[str, Any],
+    params_stability: dict[str, Any],
 ) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame, pd.DataFrame]:
-    """Consensus of the members at the chosen k: predictions per mouse, per-cluster
-    stability (with the evaluation's labels), its scores against the members', and its
-    line calls."""
+    """Consensus of the members at the chosen k, its unstable normal-hearing clusters
+    dissolved: predictions per mouse, per-cluster stability (with the evaluation's labels
+    and which clusters were dissolved), its scores against the members', and its line calls."""
     members = _chosen_members(results, k_selection)
     n_clusters = members[0].spec.n_clusters
-    consensus = consensus_clusters(np.stack([m.labels for m in members]), n_clusters)
+    labels = np.stack([m.labels for m in members])
+    by_member = {m.spec.name: m.labels for m in members}
     truth = align_truth(ground_truth, model_input)
-    scoring = score_clustering(
-        model_input,
-        consensus.labels,
-        n_clusters,
-        truth,
-        ScoringSettings.from_params(params_evaluation),
+    settings = ScoringSettings.from_params(params_evaluation)
+
+    def scored(consensus: Consensus) -> tuple[Scoring, pd.DataFrame]:
+        scoring = score_clustering(model_input, consensus.labels, n_clusters, truth, settings)
+        stability = cluster_stability(consensus, by_member)
+        return scoring, scoring.clusters[["cluster", "label", "hearing_loss"]].merge(
+            stability, on="cluster"
+        )
+
+    consensus = consensus_clusters(labels, n_clusters)
+    _, first = scored(consensus)
+    consensus, dissolved = dissolve_unstable_normal(
+        consensus,
+        labels,
+        first["hearing_loss"].to_numpy(bool),
+        first["jaccard_mean"].to_numpy(float),
+        params_stability["dissolve_normal_below"],
     )
-    stability = cluster_stability(consensus, {m.spec.name: m.labels for m in members})
-    labelled = scoring.clusters[["cluster", "label", "hearing_loss"]].merge(stability, on="cluster")
+    scoring, labelled = scored(consensus)
+    labelled["dissolved"] = dissolved
+    labelled["jaccard_mean_before_dissolving"] = first["jaccard_mean"]
+    if dissolved.any():
+        logger.info(
+            "consensus: normal-hearing clusters %s dissolved (mean best-match Jaccard %s)",
+            np.flatnonzero(dissolved).tolist(),
+            np.round(first.loc[dissolved, "jaccard_mean"], 2).tolist(),
+        )
     return (
         tables.consensus_predictions(model_input, consensus),
         labelled,
@@ -183,6 +205,8 @@ def report_stability(
         "n_clusters_grid": sorted(set(members[tables.K].astype(int).tolist())),
         "chosen_k": int(chosen[tables.K]),
         "stable_share": float(params_stability["stable_share"]),
+        "dissolve_normal_below": float(params_stability["dissolve_normal_below"]),
+        "consensus_clusters_dissolved": int(consensus_clusters_table["dissolved"].sum()),
         "worker_peak_rss_mib": float(ok["worker_peak_rss_mib"].max()),
         "member_seconds_median": float(ok["total_seconds"].median()),
         **{

@@ -49,6 +49,7 @@ def create_pipeline(**kwargs) -> Pipeline:
                     "model_input",
                     "synthetic_ground_truth",
                     "params:evaluation",
+                    "params:stability",
                 ],
                 [
                     "stability_consensus_predictions",
