@@ -105,6 +105,7 @@ RULES: dict[str, dict[str, Rule]] = {
         "control_reference.enabled": _flag(),
         "control_reference.min_group_controls": _integer(1),
         "control_reference.concurrent_controls": _flag(),
+        "control_reference.concurrent_controls_on_controls": _flag(),
         "control_reference.match_columns": _names(list(CATEGORICAL_METADATA)),
         "reference_range.width_sd": _number(0),
         "reference_range.min_controls": _integer(1),

@@ -87,7 +87,9 @@ def test_the_level_is_the_median_over_measured_tones() -> None:
     assert np.isnan(levels[1])
 
 
-def _shifted_day(concurrent: bool, processing_params: dict) -> pd.DataFrame:
+def _shifted_day(
+    concurrent: bool, processing_params: dict, on_controls: bool = True
+) -> pd.DataFrame:
     """Controls on 30 days, each day shifted; a null line tested on a day 8 dB high."""
     rng = np.random.default_rng(3)
     parts = []
@@ -108,6 +110,7 @@ def _shifted_day(concurrent: bool, processing_params: dict) -> pd.DataFrame:
     frame[schema.SPLIT] = "train"
     params = json.loads(json.dumps(processing_params))
     params["control_reference"]["concurrent_controls"] = concurrent
+    params["control_reference"]["concurrent_controls_on_controls"] = on_controls
     params["reference_range"]["min_controls"] = 10
     return apply_preprocessor(frame, fit_preprocessor(frame, params))
 
@@ -122,3 +125,19 @@ def test_a_null_line_on_a_shifted_day_reads_like_its_controls_only_with_concurre
 
     assert line_above_controls(_shifted_day(False, processing_params)) > 6.0
     assert abs(line_above_controls(_shifted_day(True, processing_params))) < 3.0
+
+
+def test_controls_can_keep_their_day_shift_while_mutants_lose_theirs(processing_params) -> None:
+    def controls_spread(out: pd.DataFrame) -> float:
+        return float(out.loc[out[schema.IS_CONTROL], "abr_6kHz"].std())
+
+    def null_line(out: pd.DataFrame) -> float:
+        return float(out.loc[out[schema.GENE] == "Null", "abr_6kHz"].mean())
+
+    everyone = _shifted_day(True, processing_params)
+    mutants_only = _shifted_day(True, processing_params, on_controls=False)
+    uncorrected = _shifted_day(False, processing_params)
+    assert controls_spread(mutants_only) == pytest.approx(controls_spread(uncorrected))
+    assert controls_spread(everyone) < 0.8 * controls_spread(uncorrected)
+    assert null_line(mutants_only) == pytest.approx(null_line(everyone))
+    assert null_line(mutants_only) < null_line(uncorrected) - 3.0

@@ -23,6 +23,7 @@ PARAMS = {
         "match_columns": [schema.CENTRE],
         "min_group_controls": 1,
         "concurrent_controls": True,
+        "concurrent_controls_on_controls": True,
     },
     "reference_range": {"width_sd": 1.5, "min_controls": 2},
 }

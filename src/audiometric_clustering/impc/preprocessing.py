@@ -58,7 +58,8 @@ from audiometric_clustering.impc.schema import (
 )
 from audiometric_clustering.impc.validation import THRESHOLDS
 
-STATE_VERSION = 3  # 2: trimmed-mean typical thresholds, the PCA's scale; 3: day shifts
+STATE_VERSION = 4  # 2: trimmed-mean typical thresholds, the PCA's scale; 3: day shifts;
+#                     4: whether the controls' own day shifts are removed
 #: What the PCA summarises: thresholds with every centre's control reference range stretched
 #: onto the overall one (see ``harmonised_thresholds``), or the referenced dB themselves.
 PCA_SCALES: tuple[str, ...] = ("harmonised", "referenced")
@@ -87,7 +88,10 @@ def abr_features(
     reads as "how it compares with its own centre's controls" on the familiar dB scale (in
     the real data the 12 kHz control mean is ~16 dB at ICS and ~46 dB at JAX; raw thresholds
     would cluster centres, not phenotypes). A missing threshold is imputed as its matched
-    control baseline, i.e. "like a typical control", and flagged in the mask.
+    control baseline, i.e. "like a typical control", and flagged in the mask. With concurrent
+    controls, each mutant's day shift is removed as well, and a control's own only when the
+    state says ``controls_corrected`` (left in, the controls keep the day-to-day spread that
+    the reference range and the model's picture of normal hearing are built on).
     """
     raw = frame[list(THRESHOLDS)].to_numpy(dtype="float64")
     observed = ~np.isnan(raw)
@@ -98,7 +102,10 @@ def abr_features(
         days = state["concurrent_controls"]
         if days["enabled"]:
             levels = mouse_levels(filled, observed, overall)
-            shifts = day_shifts(levels, is_control(frame).to_numpy(bool), cohort_keys(frame), days)
+            controls = is_control(frame).to_numpy(bool)
+            shifts = day_shifts(levels, controls, cohort_keys(frame), days)
+            if not days["controls_corrected"]:
+                shifts[controls] = 0.0
             filled = filled - shifts[:, None] * observed
     low, high = state["feature_range_db"]
     return np.clip(filled, low, high), observed.astype("float64")
@@ -178,6 +185,7 @@ def fit_preprocessor(frame: pd.DataFrame, params: Mapping[str, Any]) -> dict[str
         overall = np.array([state["baselines"]["overall"][f] for f in FREQUENCIES])
         state["concurrent_controls"] = {
             "enabled": True,
+            "controls_corrected": bool(reference["concurrent_controls_on_controls"]),
             **fit_day_shifts(
                 mouse_levels(referenced, observed, overall),
                 is_control(frame).to_numpy(dtype=bool),
