@@ -84,13 +84,18 @@ def fit_day_shifts(levels: np.ndarray, controls: np.ndarray, keys: np.ndarray) -
 
 
 def day_shifts(
-    levels: np.ndarray, controls: np.ndarray, keys: np.ndarray, fitted: Mapping[str, Any]
+    levels: np.ndarray,
+    controls: np.ndarray,
+    keys: np.ndarray,
+    fitted: Mapping[str, Any],
+    correct_controls: bool = True,
 ) -> np.ndarray:
     """Each mouse's estimated day shift in dB: the typical level of the controls tested at
     its centre that day, shrunk by between / (between + within / n).
 
     The day's controls are this table's when it has some (a control's own level left out),
     else the training controls of that day; 0 without a day or without controls that day.
+    ``correct_controls=False`` gives the controls 0: they keep the day-to-day spread.
     """
     shifts = np.zeros(len(levels))
     within, between = fitted["within_var"], float(fitted["between_var"])
@@ -105,6 +110,9 @@ def day_shifts(
         if key in own:
             members = own[key]
             shifts[rows] = shrunk(typical_threshold(levels[members]), len(members))
+            if not correct_controls:
+                shifts[members] = 0.0
+                continue
             for row in members:  # a control's own level must not explain itself
                 others = members[members != row]
                 shifts[row] = (

@@ -102,10 +102,13 @@ def abr_features(
         days = state["concurrent_controls"]
         if days["enabled"]:
             levels = mouse_levels(filled, observed, overall)
-            controls = is_control(frame).to_numpy(bool)
-            shifts = day_shifts(levels, controls, cohort_keys(frame), days)
-            if not days["controls_corrected"]:
-                shifts[controls] = 0.0
+            shifts = day_shifts(
+                levels,
+                is_control(frame).to_numpy(bool),
+                cohort_keys(frame),
+                days,
+                correct_controls=days["controls_corrected"],
+            )
             filled = filled - shifts[:, None] * observed
     low, high = state["feature_range_db"]
     return np.clip(filled, low, high), observed.astype("float64")
