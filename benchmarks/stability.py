@@ -4,6 +4,7 @@
                                     # (--serial: the same members on 1 worker first)
     .venv/bin/python benchmarks/stability.py --n-mice 3000 --seeds 1 2 \\
         --params '{"pretraining": {"epochs": 2}, "joint_training": {"epochs": 2}}'  # smoke run
+    .venv/bin/python benchmarks/stability.py --data-seed 3 --reference-seeds 1  # other data
 
 In one throw-away project copy (harness.py), each in a fresh process: ``synthetic_data``
 writes the default export, ``full_training`` runs once per reference seed (by default the
@@ -70,6 +71,7 @@ def newest(project: Path, pattern: str) -> Path:
 
 def run_benchmark(
     n_mice: int,
+    data_seed: int | None,
     seeds: list[int],
     reference_seeds: list[int],
     workers: int,
@@ -80,7 +82,8 @@ def run_benchmark(
     on one worker too when ``serial``: how much the second worker buys on this machine)."""
     with tempfile.TemporaryDirectory(prefix="bench_stability_") as folder:
         project = make_project(Path(folder))
-        spawn(__file__, project, "synthetic_data", {"synthetic": {"n_mice": n_mice}})
+        synthetic = {"n_mice": n_mice} | ({} if data_seed is None else {"seed": data_seed})
+        spawn(__file__, project, "synthetic_data", {"synthetic": synthetic})
         full = []
         for seed in reference_seeds:
             full.append(spawn(__file__, project, "full_training", merged(params, {"seed": seed})))
@@ -159,6 +162,9 @@ def targets(run: dict, seeds: list[int], workers: int) -> dict[str, dict]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--n-mice", type=int, default=60000)
+    parser.add_argument(
+        "--data-seed", type=int, help="synthetic export's seed (default: conf/base's, 42)"
+    )
     parser.add_argument("--seeds", type=int, nargs="+", default=[1, 2, 3, 4, 5])
     parser.add_argument(
         "--reference-seeds", type=int, nargs="+", help="full_training seeds (default: --seeds)"
@@ -175,7 +181,13 @@ def main() -> None:
 
     reference_seeds = args.reference_seeds or args.seeds
     run = run_benchmark(
-        args.n_mice, args.seeds, reference_seeds, args.workers, args.params, args.serial
+        args.n_mice,
+        args.data_seed,
+        args.seeds,
+        reference_seeds,
+        args.workers,
+        args.params,
+        args.serial,
     )
     checks = targets(run, args.seeds, args.workers)
     one = run["one_full_training_s"]
@@ -216,6 +228,7 @@ def main() -> None:
             {
                 "machine": {"cpus": os.cpu_count(), "platform": platform.platform()},
                 "n_mice": args.n_mice,
+                "data_seed": args.data_seed,
                 "seeds": args.seeds,
                 "workers": args.workers,
                 "params": args.params,
