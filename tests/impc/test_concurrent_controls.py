@@ -15,7 +15,11 @@ from audiometric_clustering.impc.concurrent_controls import (
     fit_day_shifts,
     mouse_levels,
 )
-from audiometric_clustering.impc.preprocessing import apply_preprocessor, fit_preprocessor
+from audiometric_clustering.impc.preprocessing import (
+    apply_preprocessor,
+    day_correction_summary,
+    fit_preprocessor,
+)
 from tests.impc.frames import export, mice
 
 
@@ -90,7 +94,15 @@ def test_the_level_is_the_median_over_measured_tones() -> None:
 def _shifted_day(
     concurrent: bool, processing_params: dict, on_controls: bool = True
 ) -> pd.DataFrame:
-    """Controls on 30 days, each day shifted; a null line tested on a day 8 dB high."""
+    """The model input of :func:`_shifted_day_fitted`."""
+    return apply_preprocessor(*_shifted_day_fitted(concurrent, processing_params, on_controls))
+
+
+def _shifted_day_fitted(
+    concurrent: bool, processing_params: dict, on_controls: bool = True
+) -> tuple[pd.DataFrame, dict]:
+    """Controls on 30 days, each day shifted; a null line tested on a day 8 dB high; the
+    frame and the state fitted on it."""
     rng = np.random.default_rng(3)
     parts = []
     for day in range(30):
@@ -112,7 +124,7 @@ def _shifted_day(
     params["control_reference"]["concurrent_controls"] = concurrent
     params["control_reference"]["concurrent_controls_on_controls"] = on_controls
     params["reference_range"]["min_controls"] = 10
-    return apply_preprocessor(frame, fit_preprocessor(frame, params))
+    return frame, fit_preprocessor(frame, params)
 
 
 def test_a_null_line_on_a_shifted_day_reads_like_its_controls_only_with_concurrent_controls(
@@ -141,3 +153,16 @@ def test_controls_can_keep_their_day_shift_while_mutants_lose_theirs(processing_
     assert controls_spread(everyone) < 0.8 * controls_spread(uncorrected)
     assert null_line(mutants_only) == pytest.approx(null_line(everyone))
     assert null_line(mutants_only) < null_line(uncorrected) - 3.0
+
+
+def test_the_summary_says_which_mice_the_day_correction_moved(processing_params) -> None:
+    frame, state = _shifted_day_fitted(True, processing_params, on_controls=False)
+    summary = day_correction_summary(frame, state)
+    assert summary["enabled"] and not summary["controls_corrected"]
+    assert summary["mutants"] == summary["mutants_shifted"] == 4
+    assert summary["controls_shifted"] == 0
+    assert 3.0 < summary["median_absolute_shift_db"] <= summary["largest_absolute_shift_db"] < 8.0
+    undated = frame.drop(columns=[schema.DATE_OF_EXPERIMENT])
+    assert day_correction_summary(undated, state)["mutants_shifted"] == 0
+    off = _shifted_day_fitted(False, processing_params)
+    assert day_correction_summary(*off) == {"enabled": False}

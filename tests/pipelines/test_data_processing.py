@@ -41,6 +41,9 @@ def test_default_synthetic_export_becomes_the_model_input(run_pipeline, kedro_pr
         "ICS",
         "JAX",
     ]
+    days = report["control_reference"]["day_correction"]
+    assert days["enabled"] and days["between_day_sd_db"] > 0
+    assert 0 < days["mutants_shifted"] <= days["mutants"] and days["controls_shifted"] == 0
 
 
 def test_real_sample_runs_and_reports_the_dropped_small_lines(
@@ -51,6 +54,8 @@ def test_real_sample_runs_and_reports_the_dropped_small_lines(
     assert report["rows_read"] == 1000 and report["controls"] == 248
     assert report["rows_dropped"]["mutants_in_small_lines"] == 749
     assert any("749 of 752 mutants dropped" in note for note in report["warnings"])
+    # 1,000 of 59,145 mice: few mutants have a control of their centre tested the same day
+    assert any("test day" in note for note in report["warnings"])
     assert len(pd.read_parquet(kedro_project / OUTPUTS[1])) == report["rows_kept"]
 
 

@@ -24,6 +24,7 @@ from audiometric_clustering.impc.concurrent_controls import (
 from audiometric_clustering.impc.control_baselines import (
     BASELINE_SOURCE,
     Baselines,
+    baseline_summary,
     control_baseline_table,
     overall_baseline,
     resolve_baselines,
@@ -79,6 +80,37 @@ MODEL_INPUT_COLUMNS: tuple[str, ...] = (
 # --- features ---------------------------------------------------------------------------
 
 
+def _referenced(
+    frame: pd.DataFrame, state: Mapping[str, Any], baselines: Baselines
+) -> tuple[np.ndarray, np.ndarray]:
+    """Thresholds referenced to the matched controls (missing ones imputed as the baseline),
+    unclipped, and the observed mask as booleans."""
+    raw = frame[list(THRESHOLDS)].to_numpy(dtype="float64")
+    observed = ~np.isnan(raw)
+    filled = np.where(observed, raw, baselines.values)
+    if state["control_reference"]["enabled"]:
+        overall = np.array([state["baselines"]["overall"][f] for f in FREQUENCIES])
+        filled = filled - baselines.values + overall
+    return filled, observed
+
+
+def _day_shifts(
+    frame: pd.DataFrame, state: Mapping[str, Any], referenced: np.ndarray, observed: np.ndarray
+) -> np.ndarray:
+    """Each mouse's day shift in dB (0 everywhere when concurrent controls are off)."""
+    days = state["concurrent_controls"]
+    if not (state["control_reference"]["enabled"] and days["enabled"]):
+        return np.zeros(len(frame))
+    overall = np.array([state["baselines"]["overall"][f] for f in FREQUENCIES])
+    return day_shifts(
+        mouse_levels(referenced, observed, overall),
+        is_control(frame).to_numpy(bool),
+        cohort_keys(frame),
+        days,
+        correct_controls=days["controls_corrected"],
+    )
+
+
 def abr_features(
     frame: pd.DataFrame, state: Mapping[str, Any], baselines: Baselines
 ) -> tuple[np.ndarray, np.ndarray]:
@@ -93,25 +125,44 @@ def abr_features(
     state says ``controls_corrected`` (left in, the controls keep the day-to-day spread that
     the reference range and the model's picture of normal hearing are built on).
     """
-    raw = frame[list(THRESHOLDS)].to_numpy(dtype="float64")
-    observed = ~np.isnan(raw)
-    filled = np.where(observed, raw, baselines.values)
-    if state["control_reference"]["enabled"]:
-        overall = np.array([state["baselines"]["overall"][f] for f in FREQUENCIES])
-        filled = filled - baselines.values + overall
-        days = state["concurrent_controls"]
-        if days["enabled"]:
-            levels = mouse_levels(filled, observed, overall)
-            shifts = day_shifts(
-                levels,
-                is_control(frame).to_numpy(bool),
-                cohort_keys(frame),
-                days,
-                correct_controls=days["controls_corrected"],
-            )
-            filled = filled - shifts[:, None] * observed
+    referenced, observed = _referenced(frame, state, baselines)
+    shifted = referenced - _day_shifts(frame, state, referenced, observed)[:, None] * observed
     low, high = state["feature_range_db"]
-    return np.clip(filled, low, high), observed.astype("float64")
+    return np.clip(shifted, low, high), observed.astype("float64")
+
+
+def day_correction_summary(frame: pd.DataFrame, state: Mapping[str, Any]) -> dict[str, Any]:
+    """What the concurrent-controls correction did to ``frame``: the fitted between- and
+    within-day SDs, and how many mutants (and controls) were moved, by how much. An export
+    without dates, or whose mutants have no controls on their day, is left as it was, and
+    this is where a user sees that."""
+    days = state["concurrent_controls"]
+    if not (state["control_reference"]["enabled"] and days["enabled"]):
+        return {"enabled": False}
+    referenced, observed = _referenced(frame, state, resolve_baselines(frame, state))
+    shifts = np.abs(_day_shifts(frame, state, referenced, observed))
+    controls = is_control(frame).to_numpy(bool)
+    moved = shifts > 0
+    within = days["within_var"]
+    return {
+        "enabled": True,
+        "controls_corrected": bool(days["controls_corrected"]),
+        "between_day_sd_db": float(np.sqrt(days["between_var"])),
+        "within_day_sd_db": None if within is None else float(np.sqrt(within)),
+        "mutants": int((~controls).sum()),
+        "mutants_shifted": int((moved & ~controls).sum()),
+        "controls_shifted": int((moved & controls).sum()),
+        "median_absolute_shift_db": float(np.median(shifts[moved])) if moved.any() else 0.0,
+        "largest_absolute_shift_db": float(shifts.max()) if len(shifts) else 0.0,
+    }
+
+
+def control_reference_summary(frame: pd.DataFrame, state: Mapping[str, Any]) -> dict[str, Any]:
+    """How mice were referenced: the baselines' sources and the day correction."""
+    return {
+        **baseline_summary(frame, state),
+        "day_correction": day_correction_summary(frame, state),
+    }
 
 
 def _fit_continuous(train: pd.DataFrame) -> dict[str, dict[str, float]]:

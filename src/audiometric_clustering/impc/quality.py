@@ -33,10 +33,25 @@ def imputation_counts(model_input: pd.DataFrame) -> dict[str, Any]:
 
 
 def _warnings(
-    validation: Mapping[str, Any], cohort: Mapping[str, Any], imputed: Mapping[str, Any]
+    validation: Mapping[str, Any],
+    cohort: Mapping[str, Any],
+    imputed: Mapping[str, Any],
+    day_correction: Mapping[str, Any],
 ) -> list[str]:
     """Plain sentences for what a reader should not miss."""
     notes = []
+    if day_correction.get("enabled"):
+        shifted, mutants = day_correction["mutants_shifted"], day_correction["mutants"]
+        if not day_correction["between_day_sd_db"] or day_correction["within_day_sd_db"] is None:
+            notes.append(
+                "no mouse corrected for its test day: the controls show no day-to-day spread "
+                "beyond their own noise (or no day has two controls)"
+            )
+        elif shifted < mutants:
+            notes.append(
+                f"{mutants - shifted} of {mutants} mutants not corrected for their test day: "
+                "no date_of_experiment, or no control of their centre tested that day"
+            )
     mutants_before = cohort["mutants"] + cohort["mutants_dropped_by_line_size"]
     if cohort["mutants_dropped_by_line_size"]:
         notes.append(
@@ -112,5 +127,5 @@ def build_quality_report(
         "imputed_thresholds": imputed,
         "control_reference": dict(baselines),
         "split": cohort["split"],
-        "warnings": _warnings(validation, cohort, imputed),
+        "warnings": _warnings(validation, cohort, imputed, baselines.get("day_correction", {})),
     }

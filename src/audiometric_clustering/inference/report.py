@@ -48,9 +48,10 @@ def inference_report(
 ) -> dict[str, Any]:
     """JSON-ready summary of one inference run.
 
-    ``baselines`` is :func:`~audiometric_clustering.impc.preprocessing.baseline_summary` of
-    the predicted mice; ``unseen`` maps export columns to counts of unseen values, and
-    ``mice_with_unseen`` counts mice with at least one.
+    ``baselines`` is
+    :func:`~audiometric_clustering.impc.preprocessing.control_reference_summary` of the
+    predicted mice (baseline sources and the day correction); ``unseen`` maps export columns
+    to counts of unseen values, and ``mice_with_unseen`` counts mice with at least one.
     """
     flagged = predictions[FITS_NO_CLUSTER].to_numpy(dtype=bool)
     n_mice = len(predictions)

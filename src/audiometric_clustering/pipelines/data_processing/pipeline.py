@@ -8,8 +8,11 @@ from __future__ import annotations
 
 from kedro.pipeline import Pipeline, node
 
-from audiometric_clustering.impc.control_baselines import baseline_summary
-from audiometric_clustering.impc.preprocessing import apply_preprocessor, fit_preprocessor
+from audiometric_clustering.impc.preprocessing import (
+    apply_preprocessor,
+    control_reference_summary,
+    fit_preprocessor,
+)
 from audiometric_clustering.impc.quality import build_quality_report
 
 from .nodes import select_modelling_cohort, validate_abr_export
@@ -43,7 +46,7 @@ def create_pipeline(**kwargs) -> Pipeline:
                 name="apply_preprocessor",
             ),
             node(
-                baseline_summary,
+                control_reference_summary,
                 inputs=["modelling_cohort", "preprocessor_state"],
                 outputs="control_reference_summary",
                 name="summarise_control_reference",

@@ -15,8 +15,8 @@ import pandas as pd
 
 from audiometric_clustering.evaluation.assignments import CLUSTER
 from audiometric_clustering.impc.cohort import TRAIN
-from audiometric_clustering.impc.control_baselines import BASELINE_SOURCE, baseline_summary
-from audiometric_clustering.impc.preprocessing import apply_preprocessor
+from audiometric_clustering.impc.control_baselines import BASELINE_SOURCE
+from audiometric_clustering.impc.preprocessing import apply_preprocessor, control_reference_summary
 from audiometric_clustering.impc.schema import LINE_ID, SPECIMEN_ID, SPLIT
 from audiometric_clustering.impc.validation import source_of, validate_export
 from audiometric_clustering.inference.assignment import (
@@ -223,7 +223,7 @@ def report_inference(
         source_file=source_of(raw_abr_export),
         rows_read=len(raw_abr_export),
         predictions=inference_predictions,
-        baselines=baseline_summary(inference_mice, preprocessor_state),
+        baselines=control_reference_summary(inference_mice, preprocessor_state),
         unseen=unseen_value_counts(inference_mice, mask),
         mice_with_unseen=int(mask.to_numpy().any(axis=1).sum()),
         rule=MisfitRule.from_dict(misfit_rule),
