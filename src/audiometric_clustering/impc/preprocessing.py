@@ -80,6 +80,15 @@ MODEL_INPUT_COLUMNS: tuple[str, ...] = (
 # --- features ---------------------------------------------------------------------------
 
 
+def _overall_thresholds(state: Mapping[str, Any]) -> np.ndarray:
+    """The overall typical control threshold per frequency, in feature order."""
+    return np.array([state["baselines"]["overall"][f] for f in FREQUENCIES])
+
+
+def _day_correction_on(state: Mapping[str, Any]) -> bool:
+    return bool(state["control_reference"]["enabled"] and state["concurrent_controls"]["enabled"])
+
+
 def _referenced(
     frame: pd.DataFrame, state: Mapping[str, Any], baselines: Baselines
 ) -> tuple[np.ndarray, np.ndarray]:
@@ -89,8 +98,7 @@ def _referenced(
     observed = ~np.isnan(raw)
     filled = np.where(observed, raw, baselines.values)
     if state["control_reference"]["enabled"]:
-        overall = np.array([state["baselines"]["overall"][f] for f in FREQUENCIES])
-        filled = filled - baselines.values + overall
+        filled = filled - baselines.values + _overall_thresholds(state)
     return filled, observed
 
 
@@ -98,12 +106,11 @@ def _day_shifts(
     frame: pd.DataFrame, state: Mapping[str, Any], referenced: np.ndarray, observed: np.ndarray
 ) -> np.ndarray:
     """Each mouse's day shift in dB (0 everywhere when concurrent controls are off)."""
-    days = state["concurrent_controls"]
-    if not (state["control_reference"]["enabled"] and days["enabled"]):
+    if not _day_correction_on(state):
         return np.zeros(len(frame))
-    overall = np.array([state["baselines"]["overall"][f] for f in FREQUENCIES])
+    days = state["concurrent_controls"]
     return day_shifts(
-        mouse_levels(referenced, observed, overall),
+        mouse_levels(referenced, observed, _overall_thresholds(state)),
         is_control(frame).to_numpy(bool),
         cohort_keys(frame),
         days,
@@ -136,9 +143,9 @@ def day_correction_summary(frame: pd.DataFrame, state: Mapping[str, Any]) -> dic
     within-day SDs, and how many mutants (and controls) were moved, by how much. An export
     without dates, or whose mutants have no controls on their day, is left as it was, and
     this is where a user sees that."""
-    days = state["concurrent_controls"]
-    if not (state["control_reference"]["enabled"] and days["enabled"]):
+    if not _day_correction_on(state):
         return {"enabled": False}
+    days = state["concurrent_controls"]
     referenced, observed = _referenced(frame, state, resolve_baselines(frame, state))
     shifts = np.abs(_day_shifts(frame, state, referenced, observed))
     controls = is_control(frame).to_numpy(bool)
@@ -236,12 +243,11 @@ def fit_preprocessor(frame: pd.DataFrame, params: Mapping[str, Any]) -> dict[str
     state["concurrent_controls"] = {"enabled": False}
     if reference["enabled"] and reference["concurrent_controls"]:
         referenced, observed = abr_features(frame, state, baselines)
-        overall = np.array([state["baselines"]["overall"][f] for f in FREQUENCIES])
         state["concurrent_controls"] = {
             "enabled": True,
             "controls_corrected": bool(reference["concurrent_controls_on_controls"]),
             **fit_day_shifts(
-                mouse_levels(referenced, observed, overall),
+                mouse_levels(referenced, observed, _overall_thresholds(state)),
                 is_control(frame).to_numpy(dtype=bool),
                 cohort_keys(frame),
             ),
