@@ -205,7 +205,22 @@ def test_objective_sums_the_named_terms_in_a_fixed_order() -> None:
     assert objective.weights_at(3) == objective.weights_at(None) == [2.0, 1.0, 1.0, 0.3]
     vae = Objective(weights={"abr": 2.0, "kl": 1.0}, abr_noise_db=5.0)
     assert not vae.uses_clusters and not vae.needs_target
+    assert vae.weights_at(0) == [2.0, 1.0]  # no warm-up given: full weights from the start
     assert list(TERMS)[:4] == ["abr", "metadata", "pca", "kl"]
+
+
+def test_pretraining_warms_up_the_kl_alone() -> None:
+    """Without clustering terms the warm-up is KL annealing: the prior's pull rises, the
+    reconstruction is at full weight from the first epoch."""
+    vae = Objective(weights={"abr": 2.0, "pca": 1.5, "kl": 0.25}, abr_noise_db=5.0, warmup_epochs=5)
+    assert vae.warming_terms == ("kl",)
+    assert vae.weights_at(0) == [2.0, 1.5, 0.05]
+    assert vae.weights_at(4) == vae.weights_at(None) == [2.0, 1.5, 0.25]
+    joint = Objective(
+        weights={"abr": 2.0, "kl": 0.25, "clustering": 1.0}, abr_noise_db=5.0, warmup_epochs=5
+    )
+    assert joint.warming_terms == ("clustering",)  # the latent is made: its KL stays as it is
+    assert joint.weights_at(0) == [2.0, 0.25, 0.2]
 
 
 @pytest.mark.parametrize(

@@ -93,7 +93,7 @@ def test_same_seed_gives_identical_clusters_on_cpu(frame) -> None:
 
 
 def test_early_stopping_when_validation_stalls(frame) -> None:
-    frozen = {"learning_rate": 0.0, "min_learning_rate": 0.0}
+    frozen = {"learning_rate": 0.0, "min_learning_rate": 0.0, "warmup_epochs": 0}
     result = pretrain(frame, seed=0, epochs=10, early_stopping_patience=2, **frozen)
     assert result.history["epoch"] == [0.0, 1.0, 2.0]  # epoch 0 best, two more without gain
     assert result.best["epoch"] == 0

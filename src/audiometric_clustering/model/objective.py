@@ -157,10 +157,14 @@ TERMS: dict[str, Term] = {
 class Objective:
     """A stage's loss: the named terms with their weights, and the terms' own settings.
 
-    The clustering terms' weights rise linearly from 1/warmup_epochs to 1 over the first
-    ``warmup_epochs`` epochs, so that the latent space from pretraining is not torn apart
-    before the centres settle. A setting is needed only when a term that reads it is active
-    (None otherwise); one that is given is checked either way.
+    The warming terms' weights rise linearly from 1/warmup_epochs to 1 over the first
+    ``warmup_epochs`` epochs. In a stage with clustering terms those are the warming terms,
+    so that the latent space from pretraining is not torn apart before the centres settle.
+    In a stage without them (pretraining) the KL is (KL annealing, Bowman et al. 2016):
+    under the prior's full pull from the first step a seed can settle with too few latent
+    dimensions in use and never leave, reconstructing the thresholds far worse than other
+    seeds (README "The model and its training"). A setting is needed only when a term that
+    reads it is active (None otherwise); one that is given is checked either way.
     """
 
     weights: Mapping[str, float]
@@ -201,14 +205,21 @@ class Objective:
     def needs_target(self) -> bool:
         return "clustering" in self.terms
 
+    @property
+    def warming_terms(self) -> tuple[str, ...]:
+        """The terms whose weights rise over the warm-up: the clustering terms, or the KL in
+        a stage without them."""
+        if self.uses_clusters:
+            return tuple(name for name in self.terms if TERMS[name].uses_clusters)
+        return tuple(name for name in self.terms if name == "kl")
+
     def weights_at(self, epoch: int | None) -> list[float]:
         """Weights per term at ``epoch`` (0-based); ``None`` gives the full, warmed-up ones."""
         ramp = 1.0
         if epoch is not None and self.warmup_epochs:
             ramp = min(1.0, (epoch + 1) / self.warmup_epochs)
-        return [
-            self.weights[name] * (ramp if TERMS[name].uses_clusters else 1.0) for name in self.terms
-        ]
+        warming = self.warming_terms
+        return [self.weights[name] * (ramp if name in warming else 1.0) for name in self.terms]
 
     def __call__(self, batch: Batch) -> Tensor:
         """The loss terms of one batch, stacked in ``terms`` order (float32)."""

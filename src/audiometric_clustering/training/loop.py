@@ -260,8 +260,8 @@ class StageTrainer:
                         metrics["assignment_change"] < tolerance
                     )
                 metrics["epoch_seconds"] = time.perf_counter() - started
-                # Before the warm-up ends the clustering terms are not yet at full weight:
-                # a model that DEC has barely moved would win on validation loss.
+                # Before the warm-up ends the warming terms are not yet at full weight: a
+                # model that DEC (or the prior) has barely moved would win on validation loss.
                 warmed_up = epoch + 1 >= (self.objective.warmup_epochs or 0)
                 progress.record(settings.stage, epoch, metrics, self.model, warmed_up)
                 stopping = (
