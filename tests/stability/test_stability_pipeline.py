@@ -105,6 +105,8 @@ def test_stability_pipeline_survives_a_killed_worker(processed_project: Path, ru
     assert set(lines["members"]) == {2}
     summary = json.loads(_output(processed_project, "stability_summary.json").read_text())
     assert summary["members_ok"] == 4 and summary["chosen_k"] == chosen
+    assert ok["pretrain_val_loss"].gt(0).all() and failed["pretrain_val_loss"].isna().all()
+    assert set(summary["members_poorly_trained"]) <= set(ok.index)
     assert "stable_null_line_false_positive_rate" in summary
     report = _output(processed_project, "stability_report.md").read_text()
     for section in ("## Members", "## Consensus clusters", "## Lines and genes", "## Failed"):

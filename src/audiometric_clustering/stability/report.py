@@ -17,6 +17,7 @@ MEMBER_COLUMNS = (
     "status",
     "total_seconds",
     "joint_epochs",
+    "pretrain_val_loss",
     "worker_peak_rss_mib",
     "ari_affected",
     "line_recall",
@@ -43,6 +44,22 @@ def _present(frame: pd.DataFrame, columns: tuple[str, ...]) -> pd.DataFrame:
     return frame[[c for c in columns if c in frame]]
 
 
+def _poorly_trained_sentence(summary: dict[str, Any], members: pd.DataFrame) -> str:
+    poor = summary["members_poorly_trained"]
+    if not poor:
+        return ""
+    losses = members.set_index("member").loc[poor, "pretrain_val_loss"]
+    median = members.loc[members["status"] == "ok", "pretrain_val_loss"].median()
+    named = ", ".join(f"{name} ({loss:.3f})" for name, loss in losses.items())
+    return (
+        f"\n\n**Trained poorly:** {named}, against a median pretraining validation loss of "
+        f"{median:.3f}. A seed that ends pretraining this far above the others stayed in a "
+        "poor optimum (too few latent dimensions in use); its clusters tend to agree with no "
+        "other member's and it pulls the consensus with it. Rerun without it "
+        "(`stability.seeds`) or with more members."
+    )
+
+
 def build_report(
     summary: dict[str, Any],
     members: pd.DataFrame,
@@ -62,7 +79,9 @@ def build_report(
         "of `full_training` with its own seed for weights, batches and k-means, all on the "
         "same model input and validation lines.",
         "## Summary\n\n" + markdown_table(pd.DataFrame([_headline(summary)])),
-        "## Members\n\n" + markdown_table(_present(members, MEMBER_COLUMNS)),
+        "## Members\n\n"
+        + markdown_table(_present(members, MEMBER_COLUMNS))
+        + _poorly_trained_sentence(summary, members),
         "## Agreement between members\n\n"
         "Adjusted Rand index of every two members: 1 for the same partition, 0 for chance. "
         "Over affected mice (those that express a planted pattern) it says whether the "

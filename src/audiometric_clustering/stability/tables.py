@@ -38,6 +38,12 @@ QUALITY_SCORES: dict[str, bool] = {
 }
 #: Member scores shown in the member table.
 MEMBER_SCORES = (*QUALITY_SCORES, "clusters_used", "largest_cluster_share", "enriched_lines")
+#: A member's lowest pretraining validation loss: the mark of a seed that trained poorly.
+PRETRAIN_VAL_LOSS = "pretrain_val_loss"
+#: Above this multiple of the members' median pretraining validation loss, a member stayed in
+#: a poor optimum: the two such seeds measured were at 1.36x and 1.46x, 38 others at most
+#: 1.17x (README "The model and its training", KL warm-up).
+POOR_PRETRAINING_RATIO = 1.25
 
 
 def member_table(outcomes: list[Outcome], run_ids: dict[str, str | None]) -> pd.DataFrame:
@@ -64,10 +70,22 @@ def member_table(outcomes: list[Outcome], run_ids: dict[str, str | None]) -> pd.
                     f"{stage}_epochs": len(history.get("val_loss", []))
                     for stage, history in result.histories.items()
                 },
+                PRETRAIN_VAL_LOSS: min(result.histories["pretrain"]["val_loss"], default=np.nan),
                 **{name: result.scoring.scores.get(name, np.nan) for name in MEMBER_SCORES},
             }
         rows.append(row)
     return pd.DataFrame(rows).sort_values([K, "seed"]).reset_index(drop=True)
+
+
+def poorly_trained(members: pd.DataFrame) -> list[str]:
+    """Members whose pretraining ended far worse than the others' (above
+    ``POOR_PRETRAINING_RATIO`` times their median validation loss): their clusters are
+    likely to agree with no other member's, and they pull the consensus with them."""
+    ok = members[members["status"] == "ok"]
+    if ok.empty:
+        return []
+    loss = ok[PRETRAIN_VAL_LOSS]
+    return ok.loc[loss > POOR_PRETRAINING_RATIO * loss.median(), MEMBER].tolist()
 
 
 def member_assignments(results: list[MemberResult], mice: pd.DataFrame) -> pd.DataFrame:

@@ -201,6 +201,7 @@ def report_stability(
         "members": len(members),
         "members_ok": len(ok),
         "members_failed": members.loc[members["status"] != "ok", "member"].tolist(),
+        "members_poorly_trained": tables.poorly_trained(members),
         "seeds": sorted(set(members["seed"].astype(int).tolist())),
         "n_clusters_grid": sorted(set(members[tables.K].astype(int).tolist())),
         "chosen_k": int(chosen[tables.K]),
