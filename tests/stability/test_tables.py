@@ -23,7 +23,8 @@ def test_a_member_far_above_the_median_pretraining_loss_is_flagged() -> None:
          "k12_seed10": 0.955, "k12_seed11": None}
     )  # fmt: skip
     assert poorly_trained(members) == ["k12_seed7"]
-    sentence = _poorly_trained_sentence({"members_poorly_trained": ["k12_seed7"]}, members)
+    summary = {"members_poorly_trained": poorly_trained(members), "pretrain_val_loss_median": 0.955}
+    sentence = _poorly_trained_sentence(summary, members)
     assert (
         "k12_seed7 (1.423)" in sentence
         and "median pretraining validation loss of 0.955" in sentence

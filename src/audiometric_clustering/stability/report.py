@@ -8,6 +8,7 @@ import pandas as pd
 
 from audiometric_clustering.evaluation.markdown import markdown_table
 from audiometric_clustering.stability.plots import PLOT_FILES
+from audiometric_clustering.stability.tables import MEMBER, PRETRAIN_VAL_LOSS
 
 #: Lines shown in the report's ranking.
 TOP_LINES = 25
@@ -17,7 +18,7 @@ MEMBER_COLUMNS = (
     "status",
     "total_seconds",
     "joint_epochs",
-    "pretrain_val_loss",
+    PRETRAIN_VAL_LOSS,
     "worker_peak_rss_mib",
     "ari_affected",
     "line_recall",
@@ -48,12 +49,11 @@ def _poorly_trained_sentence(summary: dict[str, Any], members: pd.DataFrame) -> 
     poor = summary["members_poorly_trained"]
     if not poor:
         return ""
-    losses = members.set_index("member").loc[poor, "pretrain_val_loss"]
-    median = members.loc[members["status"] == "ok", "pretrain_val_loss"].median()
+    losses = members.set_index(MEMBER).loc[poor, PRETRAIN_VAL_LOSS]
     named = ", ".join(f"{name} ({loss:.3f})" for name, loss in losses.items())
     return (
         f"\n\n**Trained poorly:** {named}, against a median pretraining validation loss of "
-        f"{median:.3f}. A seed that ends pretraining this far above the others stayed in a "
+        f"{summary['pretrain_val_loss_median']:.3f}. A seed that ends pretraining this far above the others stayed in a "
         "poor optimum (too few latent dimensions in use); its clusters tend to agree with no "
         "other member's and it pulls the consensus with it. Rerun without it "
         "(`stability.seeds`) or with more members."

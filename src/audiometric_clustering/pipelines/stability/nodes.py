@@ -210,6 +210,7 @@ def report_stability(
         "consensus_clusters_dissolved": int(consensus_clusters_table["dissolved"].sum()),
         "worker_peak_rss_mib": float(ok["worker_peak_rss_mib"].max()),
         "member_seconds_median": float(ok["total_seconds"].median()),
+        "pretrain_val_loss_median": float(ok[tables.PRETRAIN_VAL_LOSS].median()),
         **{
             key: float(chosen[key])
             for key in ("median_pairwise_ari", "median_pairwise_ari_affected")
