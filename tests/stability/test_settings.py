@@ -32,6 +32,7 @@ def test_a_grid_from_the_command_line_is_every_seed_at_every_k() -> None:
         ({"stable_share": 0}, "stability.stable_share"),
         ({"dissolve_normal_below": 1.5}, "stability.dissolve_normal_below"),
         ({"dissolve_normal_below": True}, "stability.dissolve_normal_below"),
+        ({"leave_out_poorly_trained": "yes"}, "stability.leave_out_poorly_trained"),
         ({"retries": -1}, "stability.retries"),
         ({"seed": 3}, "unknown parameters \\['seed'\\]"),
         ({"cluster": {"n_workers": 0}}, "n_workers"),

@@ -23,12 +23,19 @@ def test_a_member_far_above_the_median_pretraining_loss_is_flagged() -> None:
          "k12_seed10": 0.955, "k12_seed11": None}
     )  # fmt: skip
     assert poorly_trained(members) == ["k12_seed7"]
-    summary = {"members_poorly_trained": poorly_trained(members), "pretrain_val_loss_median": 0.955}
+    summary = {
+        "members_poorly_trained": poorly_trained(members),
+        "members_left_out": ["k12_seed7"],
+        "pretrain_val_loss_median": 0.955,
+    }
     sentence = _poorly_trained_sentence(summary, members)
     assert (
         "k12_seed7 (1.423)" in sentence
         and "median pretraining validation loss of 0.955" in sentence
+        and "Left out of the consensus and the line stability: k12_seed7" in sentence
     )
+    kept = _poorly_trained_sentence(summary | {"members_left_out": []}, members)
+    assert "Every member is in the consensus" in kept
 
 
 def test_an_ordinary_spread_of_losses_flags_no_one() -> None:

@@ -55,8 +55,21 @@ def _poorly_trained_sentence(summary: dict[str, Any], members: pd.DataFrame) -> 
         f"\n\n**Trained poorly:** {named}, against a median pretraining validation loss of "
         f"{summary['pretrain_val_loss_median']:.3f}. A seed that ends pretraining this far above the others stayed in a "
         "poor optimum (too few latent dimensions in use); its clusters tend to agree with no "
-        "other member's and it pulls the consensus with it. Rerun without it "
-        "(`stability.seeds`) or with more members."
+        "other member's and it pulls the consensus with it. " + _left_out_sentence(summary)
+    )
+
+
+def _left_out_sentence(summary: dict[str, Any]) -> str:
+    left_out = summary["members_left_out"]
+    if left_out:
+        return (
+            f"Left out of the consensus and the line stability: {', '.join(left_out)} "
+            "(`stability.leave_out_poorly_trained`); the scores of the median member below "
+            "still count every member."
+        )
+    return (
+        "Every member is in the consensus: set `stability.leave_out_poorly_trained: true` to "
+        "leave such members out, or rerun with other seeds."
     )
 
 

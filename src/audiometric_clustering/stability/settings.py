@@ -8,7 +8,15 @@ from typing import Any
 from audiometric_clustering.stability.cluster import ClusterSettings
 from audiometric_clustering.stability.members import MemberSpec
 
-KEYS = ("seeds", "n_clusters", "stable_share", "dissolve_normal_below", "retries", "cluster")
+KEYS = (
+    "seeds",
+    "n_clusters",
+    "stable_share",
+    "dissolve_normal_below",
+    "leave_out_poorly_trained",
+    "retries",
+    "cluster",
+)
 
 
 @dataclass(frozen=True)
@@ -19,6 +27,7 @@ class StabilitySettings:
     n_clusters: tuple[int, ...]
     stable_share: float
     dissolve_normal_below: float
+    leave_out_poorly_trained: bool
     retries: int
     cluster: ClusterSettings
 
@@ -45,6 +54,11 @@ class StabilitySettings:
             raise ValueError(
                 f"stability.dissolve_normal_below = {dissolve!r}: expected a number in [0, 1]"
             )
+        leave_out = params["leave_out_poorly_trained"]
+        if not isinstance(leave_out, bool):
+            raise ValueError(
+                f"stability.leave_out_poorly_trained = {leave_out!r}: expected true or false"
+            )
         if not isinstance(retries, int) or isinstance(retries, bool) or retries < 0:
             raise ValueError(f"stability.retries = {retries!r}: expected an integer >= 0")
         return cls(
@@ -52,6 +66,7 @@ class StabilitySettings:
             n_clusters=n_clusters,
             stable_share=float(share),
             dissolve_normal_below=float(dissolve),
+            leave_out_poorly_trained=leave_out,
             retries=retries,
             cluster=ClusterSettings.from_params(params["cluster"]),
         )

@@ -104,23 +104,51 @@ def compare_members(
     )
 
 
+def _chosen_k(k_selection: pd.DataFrame) -> int:
+    return int(k_selection.loc[k_selection[CHOSEN], tables.K].iloc[0])
+
+
 def _chosen_members(results: list[MemberResult], k_selection: pd.DataFrame) -> list[MemberResult]:
-    chosen = int(k_selection.loc[k_selection[CHOSEN], tables.K].iloc[0])
-    return [r for r in results if r.spec.n_clusters == chosen]
+    return [r for r in results if r.spec.n_clusters == _chosen_k(k_selection)]
+
+
+def _left_out(
+    members: pd.DataFrame, k_selection: pd.DataFrame, params_stability: dict[str, Any]
+) -> list[str]:
+    """The members at the chosen k kept out of the consensus and the line stability: those
+    that trained poorly, when ``stability.leave_out_poorly_trained`` (never all of them)."""
+    if not params_stability["leave_out_poorly_trained"]:
+        return []
+    ok = members[members["status"] == "ok"]
+    at_k = set(ok.loc[ok[tables.K] == _chosen_k(k_selection), tables.MEMBER])
+    left_out = [name for name in tables.poorly_trained(members) if name in at_k]
+    return left_out if len(left_out) < len(at_k) else []
+
+
+def _consensus_members(
+    results: list[MemberResult],
+    k_selection: pd.DataFrame,
+    members: pd.DataFrame,
+    params_stability: dict[str, Any],
+) -> list[MemberResult]:
+    left_out = set(_left_out(members, k_selection, params_stability))
+    return [r for r in _chosen_members(results, k_selection) if r.spec.name not in left_out]
 
 
 def build_consensus(
     results: list[MemberResult],
     k_selection: pd.DataFrame,
+    members_table: pd.DataFrame,
     model_input: pd.DataFrame,
     ground_truth: pd.DataFrame,
     params_evaluation: dict[str, Any],
     params_stability: dict[str, Any],
 ) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame, pd.DataFrame]:
-    """Consensus of the members at the chosen k, its unstable normal-hearing clusters
-    dissolved: predictions per mouse, per-cluster stability (with the evaluation's labels
-    and which clusters were dissolved), its scores against the members', and its line calls."""
-    members = _chosen_members(results, k_selection)
+    """Consensus of the members at the chosen k (less those left out), its unstable
+    normal-hearing clusters dissolved: predictions per mouse, per-cluster stability (with the
+    evaluation's labels and which clusters were dissolved), its scores against every member's
+    at that k (the draws one training would have been), and its line calls."""
+    members = _consensus_members(results, k_selection, members_table, params_stability)
     n_clusters = members[0].spec.n_clusters
     labels = np.stack([m.labels for m in members])
     by_member = {m.spec.name: m.labels for m in members}
@@ -155,7 +183,7 @@ def build_consensus(
     return (
         tables.consensus_predictions(model_input, consensus),
         labelled,
-        tables.consensus_versus_members(scoring.scores, members),
+        tables.consensus_versus_members(scoring.scores, _chosen_members(results, k_selection)),
         scoring.line_calls,
     )
 
@@ -163,15 +191,17 @@ def build_consensus(
 def rank_lines(
     results: list[MemberResult],
     k_selection: pd.DataFrame,
+    members_table: pd.DataFrame,
     consensus_line_calls: pd.DataFrame,
     consensus_clusters_table: pd.DataFrame,
     model_input: pd.DataFrame,
     ground_truth: pd.DataFrame,
     params_stability: dict[str, Any],
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Per line the share of members (at the chosen k) that find it enriched in a
-    hearing-loss cluster, ranked; and the genes ranked by their most stable line."""
-    members = _chosen_members(results, k_selection)
+    """Per line the share of members (at the chosen k, less those left out) that find it
+    enriched in a hearing-loss cluster, ranked; and the genes ranked by their most stable
+    line."""
+    members = _consensus_members(results, k_selection, members_table, params_stability)
     stability = line_stability({m.spec.name: m.scoring.line_calls for m in members})
     lines = tables.line_table(
         stability,
@@ -202,6 +232,7 @@ def report_stability(
         "members_ok": len(ok),
         "members_failed": members.loc[members["status"] != "ok", "member"].tolist(),
         "members_poorly_trained": tables.poorly_trained(members),
+        "members_left_out": _left_out(members, k_selection, params_stability),
         "seeds": sorted(set(members["seed"].astype(int).tolist())),
         "n_clusters_grid": sorted(set(members[tables.K].astype(int).tolist())),
         "chosen_k": int(chosen[tables.K]),

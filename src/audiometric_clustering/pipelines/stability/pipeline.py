@@ -46,6 +46,7 @@ def create_pipeline(**kwargs) -> Pipeline:
                 [
                     "stability_member_results",
                     "stability_k_selection",
+                    "stability_members",
                     "model_input",
                     "synthetic_ground_truth",
                     "params:evaluation",
@@ -64,6 +65,7 @@ def create_pipeline(**kwargs) -> Pipeline:
                 [
                     "stability_member_results",
                     "stability_k_selection",
+                    "stability_members",
                     "stability_consensus_line_calls",
                     "stability_consensus_clusters",
                     "model_input",
