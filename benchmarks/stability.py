@@ -36,14 +36,8 @@ from pathlib import Path
 
 import pandas as pd
 from harness import REPO_ROOT, make_project, spawn, worker_main
+from seed_sets import TARGET_SCORES, consensus_over_sets
 
-#: Scores on which the consensus must be at least as good as the median member.
-CONSENSUS_TARGETS = (
-    "ari_affected",
-    "line_recall",
-    "line_false_positive_rate_any_cluster",
-    "nmi_centre",
-)
 MIN_MEDIAN_ARI_AFFECTED = 0.80
 MAX_STABLE_NULL_FPR = 0.01
 MAX_WORKER_PEAK_MIB = 2000.0  # 2 GB
@@ -77,9 +71,11 @@ def run_benchmark(
     workers: int,
     params: dict,
     serial: bool,
+    set_size: int | None,
 ) -> dict:
     """Make the data, time full_training per reference seed, then the stability run (first
-    on one worker too when ``serial``: how much the second worker buys on this machine)."""
+    on one worker too when ``serial``: how much the second worker buys on this machine);
+    with ``set_size``, the consensus of each set of that many of its members too."""
     with tempfile.TemporaryDirectory(prefix="bench_stability_") as folder:
         project = make_project(Path(folder))
         synthetic = {"n_mice": n_mice} | ({} if data_seed is None else {"seed": data_seed})
@@ -106,6 +102,7 @@ def run_benchmark(
         summary = json.loads(newest(project, "stability/stability_summary.json").read_text())
         members = pd.read_csv(newest(project, "stability/members.csv"))
         consensus = pd.read_csv(newest(project, "stability/consensus_scores.csv"))
+        seed_sets = consensus_over_sets(project, set_size) if set_size else None
     return {
         "one_worker": one_worker,
         "full_training": full,
@@ -114,6 +111,7 @@ def run_benchmark(
         "summary": summary,
         "members": members,
         "consensus": consensus,
+        "seed_sets": seed_sets,
     }
 
 
@@ -148,7 +146,7 @@ def targets(run: dict, seeds: list[int], workers: int) -> dict[str, dict]:
         }
         for name, (value, limit, op) in checks.items()
     }
-    for score in CONSENSUS_TARGETS:
+    for score in TARGET_SCORES:
         if score in consensus.index:
             row = consensus.loc[score]
             result[f"consensus_{score}"] = {
@@ -173,6 +171,12 @@ def main() -> None:
     parser.add_argument(
         "--serial", action="store_true", help="also run the members on one worker, first"
     )
+    parser.add_argument(
+        "--set-size",
+        type=int,
+        help="also rebuild the consensus of each set of this many consecutive seeds "
+        "(e.g. --seeds 1 ... 15 --set-size 5) and score it against that set's median member",
+    )
     parser.add_argument("--params", type=json.loads, default={}, help="runtime params (JSON)")
     parser.add_argument(
         "--output", type=Path, default=REPO_ROOT / "data/08_reporting/benchmark_stability.json"
@@ -188,6 +192,7 @@ def main() -> None:
         args.workers,
         args.params,
         args.serial,
+        args.set_size,
     )
     checks = targets(run, args.seeds, args.workers)
     one = run["one_full_training_s"]
@@ -221,6 +226,16 @@ def main() -> None:
     for name, check in checks.items():
         verdict = "met" if check["met"] else "MISSED"
         print(f"{name}: {check['value']:.4g} (bound {check['bound']:.4g}) {verdict}")
+    seed_sets = run["seed_sets"]
+    if seed_sets is not None:
+        print(f"\nconsensus of each set of {args.set_size} seeds against its median member:")
+        with pd.option_context("display.width", 250, "display.max_columns", None):
+            print(seed_sets.round(5).to_string())
+        for score in TARGET_SCORES:
+            met = seed_sets[f"{score}_met"]
+            print(
+                f"{score}: consensus at least the median member in {met.sum()} of {len(met)} sets"
+            )
 
     args.output.parent.mkdir(parents=True, exist_ok=True)
     args.output.write_text(
@@ -243,6 +258,10 @@ def main() -> None:
                 "targets": checks,
                 "summary": run["summary"],
                 "members": json.loads(run["members"].to_json(orient="records")),
+                "set_size": args.set_size,
+                "seed_sets": None
+                if seed_sets is None
+                else json.loads(seed_sets.to_json(orient="records")),
             },
             indent=2,
         )

@@ -3,7 +3,7 @@
 import pandas as pd
 
 from audiometric_clustering.stability.report import _poorly_trained_sentence
-from audiometric_clustering.stability.tables import poorly_trained
+from audiometric_clustering.stability.tables import left_out_of_consensus, poorly_trained
 
 
 def _members(losses: dict[str, float | None]) -> pd.DataFrame:
@@ -44,3 +44,15 @@ def test_an_ordinary_spread_of_losses_flags_no_one() -> None:
     assert poorly_trained(members) == []
     assert _poorly_trained_sentence({"members_poorly_trained": []}, members) == ""
     assert poorly_trained(_members({"x": None})) == []
+
+
+def test_the_consensus_never_leaves_out_every_member_at_its_k() -> None:
+    # seed 3 trained poorly at both k; at k 8 it is the only member
+    members = _members(
+        {"k12_seed1": 0.95, "k12_seed2": 0.96, "k12_seed3": 1.42, "k12_seed4": 0.97,
+         "k08_seed3": 1.45}
+    )  # fmt: skip
+    members["n_clusters"] = [12, 12, 12, 12, 8]
+    assert poorly_trained(members) == ["k12_seed3", "k08_seed3"]
+    assert left_out_of_consensus(members, 12) == ["k12_seed3"]
+    assert left_out_of_consensus(members, 8) == []

@@ -88,6 +88,15 @@ def poorly_trained(members: pd.DataFrame) -> list[str]:
     return ok.loc[loss > POOR_PRETRAINING_RATIO * loss.median(), MEMBER].tolist()
 
 
+def left_out_of_consensus(members: pd.DataFrame, n_clusters: int) -> list[str]:
+    """The members at ``n_clusters`` that trained poorly, to be kept out of the consensus
+    and the line stability; none when that would leave no member."""
+    ok = members[members["status"] == "ok"]
+    at_k = set(ok.loc[ok[K] == n_clusters, MEMBER])
+    left_out = [name for name in poorly_trained(members) if name in at_k]
+    return left_out if len(left_out) < len(at_k) else []
+
+
 def member_assignments(results: list[MemberResult], mice: pd.DataFrame) -> pd.DataFrame:
     """Every member's cluster of every mouse: ``specimen_id`` and one column per member."""
     columns = {result.spec.name: result.labels for result in results}

@@ -115,14 +115,10 @@ def _chosen_members(results: list[MemberResult], k_selection: pd.DataFrame) -> l
 def _left_out(
     members: pd.DataFrame, k_selection: pd.DataFrame, params_stability: dict[str, Any]
 ) -> list[str]:
-    """The members at the chosen k kept out of the consensus and the line stability: those
-    that trained poorly, when ``stability.leave_out_poorly_trained`` (never all of them)."""
+    """The members at the chosen k that the consensus and the line stability leave out."""
     if not params_stability["leave_out_poorly_trained"]:
         return []
-    ok = members[members["status"] == "ok"]
-    at_k = set(ok.loc[ok[tables.K] == _chosen_k(k_selection), tables.MEMBER])
-    left_out = [name for name in tables.poorly_trained(members) if name in at_k]
-    return left_out if len(left_out) < len(at_k) else []
+    return tables.left_out_of_consensus(members, _chosen_k(k_selection))
 
 
 def _consensus_members(
