@@ -77,7 +77,7 @@ def consensus_over_sets(project: Path, set_size: int, random_sets: int = 0) -> p
     assignments = pd.read_parquet(
         _newest(project, "07_model_output/stability/member_assignments.parquet")
     )
-    members = pd.read_csv(_newest(project, "08_reporting/stability/members.csv"))
+    members = pd.read_csv(_newest(project, "07_model_output/stability/members.csv"))
     members = members[members["status"] == "ok"].sort_values([tables.K, "seed"])
     results = {}
     for row in members.itertuples():
