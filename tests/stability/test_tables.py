@@ -34,8 +34,10 @@ def test_a_member_far_above_the_median_pretraining_loss_is_flagged() -> None:
         and "median pretraining validation loss of 0.955" in sentence
         and "Left out of the consensus and the line stability: k12_seed7" in sentence
     )
-    kept = _poorly_trained_sentence(summary | {"members_left_out": []}, members)
-    assert "Every member is in the consensus" in kept
+    kept = summary | {"members_left_out": [], "leave_out_poorly_trained": False}
+    assert "Every member is in the consensus" in _poorly_trained_sentence(kept, members)
+    no_other = kept | {"leave_out_poorly_trained": True}
+    assert "chosen k has no member" in _poorly_trained_sentence(no_other, members)
 
 
 def test_an_ordinary_spread_of_losses_flags_no_one() -> None:

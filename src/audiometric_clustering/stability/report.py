@@ -67,6 +67,8 @@ def _left_out_sentence(summary: dict[str, Any]) -> str:
             "(`stability.leave_out_poorly_trained`); the scores of the median member below "
             "still count every member."
         )
+    if summary["leave_out_poorly_trained"]:
+        return "Kept in the consensus all the same: without them the chosen k has no member."
     return (
         "Every member is in the consensus: set `stability.leave_out_poorly_trained: true` to "
         "leave such members out, or rerun with other seeds."

@@ -228,6 +228,7 @@ def report_stability(
         "members_ok": len(ok),
         "members_failed": members.loc[members["status"] != "ok", "member"].tolist(),
         "members_poorly_trained": tables.poorly_trained(members),
+        "leave_out_poorly_trained": bool(params_stability["leave_out_poorly_trained"]),
         "members_left_out": _left_out(members, k_selection, params_stability),
         "seeds": sorted(set(members["seed"].astype(int).tolist())),
         "n_clusters_grid": sorted(set(members[tables.K].astype(int).tolist())),
