@@ -31,6 +31,14 @@ def make_project(folder: Path) -> Path:
     return folder
 
 
+def newest(project: Path, pattern: str) -> Path:
+    """The newest file matching ``pattern`` under the project's data/ (whatever run folder)."""
+    found = sorted(project.glob(f"data/**/{pattern}"), key=lambda p: p.stat().st_mtime)
+    if not found:
+        raise FileNotFoundError(f"no data/**/{pattern} in {project}")
+    return found[-1]
+
+
 def run_worker(
     project: Path, pipeline: str, params: dict, env: str | None = None
 ) -> dict[str, float | int | str]:

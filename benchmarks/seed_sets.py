@@ -22,6 +22,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from harness import newest
 from kedro.config import OmegaConfigLoader
 from matplotlib import pyplot as plt
 
@@ -40,13 +41,6 @@ TARGET_SCORES = {
     "nmi_centre": True,
 }
 LEAVE_OUT = "leave_out_poorly_trained"
-
-
-def _newest(project: Path, name: str) -> Path:
-    found = sorted(project.glob(f"data/runs/*/{name}"), key=lambda p: p.stat().st_mtime)
-    if not found:
-        raise FileNotFoundError(f"no data/runs/*/{name} in {project}: run the stability first")
-    return found[-1]
 
 
 def _member_sets(names: list[str], set_size: int, random_sets: int) -> list[tuple[str, list]]:
@@ -68,16 +62,16 @@ def consensus_over_sets(project: Path, set_size: int, random_sets: int = 0) -> p
     median member, whether the consensus is at least as good, and its margin."""
     config = OmegaConfigLoader(str(project / "conf"), base_env="base", default_run_env="local")
     params = config["parameters"]
-    mice = pd.read_parquet(_newest(project, "05_model_input/model_input.parquet"))
+    mice = pd.read_parquet(newest(project, "05_model_input/model_input.parquet"))
     truth_file = pd.read_csv(project / "data/01_raw/impc_abr_synthetic_truth.csv")
     truth = align_truth(truth_file, mice)
     if truth is None:
         raise ValueError(f"{project}: no synthetic truth for the model input's lines")
     settings = ScoringSettings.from_params(params["evaluation"])
     assignments = pd.read_parquet(
-        _newest(project, "07_model_output/stability/member_assignments.parquet")
+        newest(project, "07_model_output/stability/member_assignments.parquet")
     )
-    members = pd.read_csv(_newest(project, "07_model_output/stability/members.csv"))
+    members = pd.read_csv(newest(project, "07_model_output/stability/members.csv"))
     members = members[members["status"] == "ok"].sort_values([tables.K, "seed"])
     results = {}
     for row in members.itertuples():

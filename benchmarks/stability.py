@@ -39,7 +39,7 @@ import tempfile
 from pathlib import Path
 
 import pandas as pd
-from harness import REPO_ROOT, make_project, spawn, worker_main
+from harness import REPO_ROOT, make_project, newest, spawn, worker_main
 from seed_sets import TARGET_SCORES, consensus_over_sets, shares_met
 
 MIN_MEDIAN_ARI_AFFECTED = 0.80
@@ -57,14 +57,6 @@ def merged(base: dict, change: dict) -> dict:
         else:
             result[key] = value
     return result
-
-
-def newest(project: Path, pattern: str) -> Path:
-    """The newest file matching ``pattern`` under the project's data/ (whatever run folder)."""
-    found = sorted(project.glob(f"data/**/{pattern}"), key=lambda p: p.stat().st_mtime)
-    if not found:
-        raise FileNotFoundError(f"no data/**/{pattern} in {project}")
-    return found[-1]
 
 
 def run_benchmark(
