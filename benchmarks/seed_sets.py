@@ -62,16 +62,16 @@ def consensus_over_sets(project: Path, set_size: int, random_sets: int = 0) -> p
     median member, whether the consensus is at least as good, and its margin."""
     config = OmegaConfigLoader(str(project / "conf"), base_env="base", default_run_env="local")
     params = config["parameters"]
-    mice = pd.read_parquet(newest(project, "05_model_input/model_input.parquet"))
+    members_file = newest(project, "07_model_output/stability/members.csv")
+    run = members_file.parents[2]  # the stability run's folder: its own model input
+    mice = pd.read_parquet(run / "05_model_input/model_input.parquet")
     truth_file = pd.read_csv(project / "data/01_raw/impc_abr_synthetic_truth.csv")
     truth = align_truth(truth_file, mice)
     if truth is None:
         raise ValueError(f"{project}: no synthetic truth for the model input's lines")
     settings = ScoringSettings.from_params(params["evaluation"])
-    assignments = pd.read_parquet(
-        newest(project, "07_model_output/stability/member_assignments.parquet")
-    )
-    members = pd.read_csv(newest(project, "07_model_output/stability/members.csv"))
+    assignments = pd.read_parquet(run / "07_model_output/stability/member_assignments.parquet")
+    members = pd.read_csv(members_file)
     members = members[members["status"] == "ok"].sort_values([tables.K, "seed"])
     results = {}
     for row in members.itertuples():
