@@ -32,14 +32,14 @@ from audiometric_clustering.stability import tables
 from audiometric_clustering.stability.members import MemberResult, MemberSpec
 from audiometric_clustering.stability.scores import ScoringSettings, score_clustering
 
-#: Scores on which the consensus must be at least as good as the median member (issue 17),
-#: and whether lower is better.
-TARGET_SCORES = {
-    "ari_affected": False,
-    "line_recall": False,
-    "line_false_positive_rate_any_cluster": True,
-    "nmi_centre": True,
-}
+#: Scores on which the consensus must be at least as good as the median member (issue 17);
+#: which way is better is ``tables.QUALITY_SCORES``'.
+TARGET_SCORES = (
+    "ari_affected",
+    "line_recall",
+    "line_false_positive_rate_any_cluster",
+    "nmi_centre",
+)
 LEAVE_OUT = "leave_out_poorly_trained"
 
 
@@ -114,8 +114,9 @@ def consensus_over_sets(project: Path, set_size: int, random_sets: int = 0) -> p
                 ],
             }
             scores = scores.set_index("score")
-            for score, lower_is_better in TARGET_SCORES.items():
+            for score in TARGET_SCORES:
                 consensus, median = scores.loc[score, ["consensus", "member_median"]]
+                lower_is_better = tables.QUALITY_SCORES[score]
                 row[f"{score}_consensus"] = float(consensus)
                 row[f"{score}_member_median"] = float(median)
                 row[f"{score}_met"] = bool(scores.loc[score, "consensus_at_least_median"])
