@@ -7,6 +7,7 @@
     .venv/bin/python benchmarks/stability.py --data-seed 3 --reference-seeds 1  # other data
     .venv/bin/python benchmarks/stability.py --seeds 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 \
         --reference-seeds 1 --set-size 5 --random-sets 20  # the consensus of many 5-seed sets
+    .venv/bin/python benchmarks/stability.py --keep /tmp/kept  # then: seed_sets.py /tmp/kept
 
 In one throw-away project copy (harness.py), each in a fresh process: ``synthetic_data``
 writes the default export, ``full_training`` runs once per reference seed (by default the
@@ -30,6 +31,7 @@ Written as JSON (``--output``) with every figure and the member table.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import platform
@@ -69,11 +71,20 @@ def run_benchmark(
     serial: bool,
     set_size: int | None,
     random_sets: int,
+    keep: Path | None = None,
 ) -> dict:
     """Make the data, time full_training per reference seed, then the stability run (first
     on one worker too when ``serial``: how much the second worker buys on this machine);
-    with ``set_size``, the consensus of each set of that many of its members too."""
-    with tempfile.TemporaryDirectory(prefix="bench_stability_") as folder:
+    with ``set_size``, the consensus of each set of that many of its members too. The
+    project is thrown away unless ``keep`` names a new folder to leave it in."""
+    if keep is not None:
+        keep.mkdir(parents=True)  # a new folder: a kept run must not mix with another's
+    place = (
+        tempfile.TemporaryDirectory(prefix="bench_stability_")
+        if keep is None
+        else contextlib.nullcontext(str(keep))
+    )
+    with place as folder:
         project = make_project(Path(folder))
         synthetic = {"n_mice": n_mice} | ({} if data_seed is None else {"seed": data_seed})
         spawn(__file__, project, "synthetic_data", {"synthetic": synthetic})
@@ -179,6 +190,12 @@ def main() -> None:
     )
     parser.add_argument("--params", type=json.loads, default={}, help="runtime params (JSON)")
     parser.add_argument(
+        "--keep",
+        type=Path,
+        help="leave the project in this new folder (for seed_sets.py PROJECT) instead of "
+        "throwing it away",
+    )
+    parser.add_argument(
         "--output", type=Path, default=REPO_ROOT / "data/08_reporting/benchmark_stability.json"
     )
     args = parser.parse_args()
@@ -194,6 +211,7 @@ def main() -> None:
         args.serial,
         args.set_size,
         args.random_sets,
+        args.keep,
     )
     checks = targets(run, args.seeds, args.workers)
     one = run["one_full_training_s"]
