@@ -31,6 +31,17 @@ def make_project(folder: Path) -> Path:
     return folder
 
 
+def merged(base: dict, change: dict) -> dict:
+    """``base`` with ``change`` merged in, nested dicts key by key (as Kedro merges params)."""
+    result = dict(base)
+    for key, value in change.items():
+        if isinstance(value, dict) and isinstance(result.get(key), dict):
+            result[key] = merged(result[key], value)
+        else:
+            result[key] = value
+    return result
+
+
 def newest(project: Path, pattern: str) -> Path:
     """The newest file matching ``pattern`` under the project's data/ (whatever run folder)."""
     found = sorted(project.glob(f"data/**/{pattern}"), key=lambda p: p.stat().st_mtime)

@@ -6,8 +6,11 @@ the synthetic truth (the catalog's latest run is read):
 
     kedro run --pipeline stability --params "stability.seeds=1 2 3 4 5 6 7 8 9 10 11 12 13 14 15"
     .venv/bin/python benchmarks/seed_sets.py . --set-size 5 --random-sets 20
+    .venv/bin/python benchmarks/seed_sets.py . --params '{"stability": {"merge_normal_hearing": false}}'
 
-(``benchmarks/stability.py --set-size 5`` does the same inside its throw-away project.) Each
+(``benchmarks/stability.py --set-size 5`` does the same inside its throw-away project, or in
+the one it keeps with ``--keep``; the second line rebuilds the consensuses with another
+consensus setting, without training again.) Each
 set, the consecutive ones and ``--random-sets`` drawn at random, gets the consensus that the
 pipeline's own nodes build from its members, scored against that set's median member;
 where a member of the set trained poorly, both with it left out (the default) and with
@@ -18,11 +21,12 @@ good as the median member, and the median margin (positive: the consensus is bet
 from __future__ import annotations
 
 import argparse
+import json
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from harness import newest
+from harness import merged, newest
 from kedro.config import OmegaConfigLoader
 from matplotlib import pyplot as plt
 
@@ -56,12 +60,15 @@ def _member_sets(names: list[str], set_size: int, random_sets: int) -> list[tupl
     return sets
 
 
-def consensus_over_sets(project: Path, set_size: int, random_sets: int = 0) -> pd.DataFrame:
+def consensus_over_sets(
+    project: Path, set_size: int, random_sets: int = 0, params: dict | None = None
+) -> pd.DataFrame:
     """One row per set and setting of ``leave_out_poorly_trained``: the members left out, the
     agreement, the stable lines' null-line FPR and, per target score, the consensus, the
-    median member, whether the consensus is at least as good, and its margin."""
+    median member, whether the consensus is at least as good, and its margin. ``params``
+    are merged over the project's, as ``kedro run --params`` would be."""
     config = OmegaConfigLoader(str(project / "conf"), base_env="base", default_run_env="local")
-    params = config["parameters"]
+    params = merged(config["parameters"], params or {})
     members_file = newest(project, "07_model_output/stability/members.csv")
     run = members_file.parents[2]  # the stability run's folder: its own model input
     mice = pd.read_parquet(run / "05_model_input/model_input.parquet")
@@ -149,9 +156,16 @@ def main() -> None:
     parser.add_argument("project", type=Path, help="a project whose stability run to read")
     parser.add_argument("--set-size", type=int, default=5)
     parser.add_argument("--random-sets", type=int, default=20)
+    parser.add_argument(
+        "--params",
+        type=json.loads,
+        default={},
+        help="over the project's parameters (JSON), e.g. '{\"stability\": "
+        '{"merge_normal_hearing": false}}\'',
+    )
     parser.add_argument("--output", type=Path, help="every set's row as CSV")
     args = parser.parse_args()
-    sets = consensus_over_sets(args.project, args.set_size, args.random_sets)
+    sets = consensus_over_sets(args.project, args.set_size, args.random_sets, args.params)
     if args.output:
         sets.to_csv(args.output, index=False)
     with pd.option_context("display.width", 250, "display.max_columns", None):

@@ -41,24 +41,13 @@ import tempfile
 from pathlib import Path
 
 import pandas as pd
-from harness import REPO_ROOT, make_project, newest, spawn, worker_main
+from harness import REPO_ROOT, make_project, merged, newest, spawn, worker_main
 from seed_sets import TARGET_SCORES, consensus_over_sets, shares_met
 
 MIN_MEDIAN_ARI_AFFECTED = 0.80
 MAX_STABLE_NULL_FPR = 0.01
 MAX_WORKER_PEAK_MIB = 2000.0  # 2 GB
 TIME_FACTOR = 1.2
-
-
-def merged(base: dict, change: dict) -> dict:
-    """``base`` with ``change`` merged in, nested dicts key by key (as Kedro merges params)."""
-    result = dict(base)
-    for key, value in change.items():
-        if isinstance(value, dict) and isinstance(result.get(key), dict):
-            result[key] = merged(result[key], value)
-        else:
-            result[key] = value
-    return result
 
 
 def run_benchmark(
@@ -110,7 +99,9 @@ def run_benchmark(
         summary = json.loads(newest(project, "stability/stability_summary.json").read_text())
         members = pd.read_csv(newest(project, "stability/members.csv"))
         consensus = pd.read_csv(newest(project, "stability/consensus_scores.csv"))
-        seed_sets = consensus_over_sets(project, set_size, random_sets) if set_size else None
+        seed_sets = (
+            consensus_over_sets(project, set_size, random_sets, params) if set_size else None
+        )
     return {
         "one_worker": one_worker,
         "full_training": full,
