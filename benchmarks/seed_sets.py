@@ -64,7 +64,7 @@ def consensus_over_sets(
     project: Path, set_size: int, random_sets: int = 0, params: dict | None = None
 ) -> pd.DataFrame:
     """One row per set and setting of ``leave_out_poorly_trained``: the members left out, the
-    agreement, the stable lines' null-line FPR and, per target score, the consensus, the
+    agreement, the consensus clusters dissolved (or merged), the stable lines' null-line FPR and, per target score, the consensus, the
     median member, whether the consensus is at least as good, and its margin. ``params``
     are merged over the project's, as ``kedro run --params`` would be."""
     config = OmegaConfigLoader(str(project / "conf"), base_env="base", default_run_env="local")
@@ -116,6 +116,7 @@ def consensus_over_sets(
                 LEAVE_OUT: leave_out,
                 "left_out": " ".join(summary["members_left_out"]),
                 "agreement": summary["median_pairwise_ari_affected"],
+                "clusters_dissolved": summary["consensus_clusters_dissolved"],
                 "stable_null_line_false_positive_rate": summary[
                     "stable_null_line_false_positive_rate"
                 ],
