@@ -18,6 +18,7 @@ from audiometric_clustering.stability.consensus import (
     line_stability,
     match_clusters,
     mean_pairwise_jaccard,
+    merge_normal_hearing,
     off_diagonal,
     pairwise_ari,
     reference_member,
@@ -146,6 +147,29 @@ def test_unstable_normal_clusters_dissolve_and_unstable_hearing_loss_stays() -> 
     # with nothing below the threshold, nothing moves
     unchanged, none = dissolve_unstable_normal(consensus, members, hearing_loss, jaccard, 0.0)
     assert unchanged is consensus and not none.any()
+
+
+def test_merging_normal_hearing_joins_even_stable_normal_splits() -> None:
+    group = np.repeat([0, 1, 2, 3], [100, 500, 300, 100])  # hearing loss, 3 normal groups
+    members = np.stack([group] * 4)  # every member repeats every split: all stable
+    consensus = consensus_clusters(members, 4)
+    hearing_loss = np.array([(group[consensus.labels == c] == 0).all() for c in range(4)])
+    jaccard = cluster_stability(consensus, {str(i): m for i, m in enumerate(members)})
+    assert (jaccard["jaccard_mean"] == 1.0).all()
+    kept, none = dissolve_unstable_normal(
+        consensus, members, hearing_loss, jaccard["jaccard_mean"].to_numpy(), 0.5
+    )
+    assert kept is consensus and not none.any()
+
+    merged, dissolved = merge_normal_hearing(consensus, members, hearing_loss)
+    largest = consensus.labels[group == 1][0]
+    assert (merged.labels[group >= 1] == largest).all()
+    assert np.array_equal(merged.labels[group == 0], consensus.labels[group == 0])
+    assert dissolved.tolist() == [not hearing_loss[c] and c != largest for c in range(4)]
+    assert merged.co_clustering == pytest.approx(item_consensus(members, merged.labels, 4))
+    # one normal-hearing cluster already: nothing to merge
+    again, none = merge_normal_hearing(merged, members, hearing_loss)
+    assert again is merged and not none.any()
 
 
 def test_weighted_average_linkage_is_scipys_with_unit_weights_and_counts_mice() -> None:

@@ -33,6 +33,7 @@ def test_a_grid_from_the_command_line_is_every_seed_at_every_k() -> None:
         ({"dissolve_normal_below": 1.5}, "stability.dissolve_normal_below"),
         ({"dissolve_normal_below": True}, "stability.dissolve_normal_below"),
         ({"leave_out_poorly_trained": "yes"}, "stability.leave_out_poorly_trained"),
+        ({"merge_normal_hearing": 1}, "stability.merge_normal_hearing"),
         ({"retries": -1}, "stability.retries"),
         ({"seed": 3}, "unknown parameters \\['seed'\\]"),
         ({"cluster": {"n_workers": 0}}, "n_workers"),

@@ -100,6 +100,8 @@ def test_stability_pipeline_survives_a_killed_worker(processed_project: Path, ru
     assert len(clusters) == chosen
     assert {"label", "hearing_loss", "jaccard_mean", "dissolved"} <= set(clusters)
     assert (clusters.loc[clusters["dissolved"], "n_mice"] == 0).all()
+    # merge_normal_hearing (the default): normal hearing is one consensus cluster
+    assert (~clusters["hearing_loss"] & (clusters["n_mice"] > 0)).sum() <= 1
     lines = pd.read_csv(_output(processed_project, "line_stability.csv"))
     assert lines["share_enriched"].is_monotonic_decreasing
     summary = json.loads(_output(processed_project, "stability_summary.json").read_text())

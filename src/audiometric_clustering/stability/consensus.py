@@ -211,16 +211,48 @@ def dissolve_unstable_normal(
     the consensus (dissolved clusters left empty, so the numbering still follows the
     reference member) and which clusters were dissolved.
     """
-    n_clusters = consensus.co_clustering.shape[1]
-    hearing_loss = np.asarray(hearing_loss, dtype=bool)
-    normal = ~hearing_loss & (np.bincount(consensus.labels, minlength=n_clusters) > 0)
+    normal = _normal_hearing(consensus, hearing_loss)
     dissolved = normal & (np.asarray(jaccard_mean, dtype=float) < threshold)
-    receivers = np.flatnonzero(normal & ~dissolved)
-    if not dissolved.any() or receivers.size == 0:
-        return consensus, np.zeros(n_clusters, dtype=bool)
+    return _dissolve(consensus, labels, dissolved, receivers=normal & ~dissolved)
+
+
+def merge_normal_hearing(
+    consensus: Consensus, labels: np.ndarray, hearing_loss: np.ndarray
+) -> tuple[Consensus, np.ndarray]:
+    """Every normal-hearing consensus cluster joins the largest one: the consensus reports
+    normal hearing as one cluster.
+
+    Why: even the splits of normal hearing that members repeat follow the nuisance the
+    members share (among controls the consensus carried more information about the centre
+    than its median member), and null lines come out enriched in them. Hearing-loss clusters
+    are untouched. Returns the consensus (merged clusters left empty) and which were merged.
+    """
+    normal = _normal_hearing(consensus, hearing_loss)
+    sizes = np.bincount(consensus.labels, minlength=len(normal))
+    largest = np.zeros_like(normal)
+    if normal.any():
+        largest[np.flatnonzero(normal)[sizes[normal].argmax()]] = True
+    return _dissolve(consensus, labels, normal & ~largest, receivers=largest)
+
+
+def _normal_hearing(consensus: Consensus, hearing_loss: np.ndarray) -> np.ndarray:
+    """The consensus clusters that hold mice and are not hearing-loss clusters."""
+    n_clusters = consensus.co_clustering.shape[1]
+    occupied = np.bincount(consensus.labels, minlength=n_clusters) > 0
+    return ~np.asarray(hearing_loss, dtype=bool) & occupied
+
+
+def _dissolve(
+    consensus: Consensus, labels: np.ndarray, dissolved: np.ndarray, receivers: np.ndarray
+) -> tuple[Consensus, np.ndarray]:
+    """The mice of the ``dissolved`` clusters join the receiver they co-cluster with most."""
+    receiving = np.flatnonzero(receivers)
+    if not dissolved.any() or receiving.size == 0:
+        return consensus, np.zeros_like(dissolved)
     moved = dissolved[consensus.labels]
     new_labels = consensus.labels.copy()
-    new_labels[moved] = receivers[consensus.co_clustering[moved][:, receivers].argmax(axis=1)]
+    new_labels[moved] = receiving[consensus.co_clustering[moved][:, receiving].argmax(axis=1)]
+    n_clusters = consensus.co_clustering.shape[1]
     settled = Consensus(
         labels=new_labels,
         co_clustering=item_consensus(labels, new_labels, n_clusters),

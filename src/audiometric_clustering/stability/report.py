@@ -53,8 +53,8 @@ def _poorly_trained_sentence(summary: dict[str, Any], members: pd.DataFrame) -> 
     named = ", ".join(f"{name} ({loss:.3f})" for name, loss in losses.items())
     return (
         f"\n\n**Trained poorly:** {named}, against a median pretraining validation loss of "
-        f"{summary['pretrain_val_loss_median']:.3f}. A seed that ends pretraining this far above the others stayed in a "
-        "poor optimum (too few latent dimensions in use); its clusters tend to agree with no "
+        f"{summary['pretrain_val_loss_median']:.3f}. A seed that ends pretraining this far "
+        "above the others stayed in a poor optimum (too few latent dimensions in use); its clusters tend to agree with no "
         "other member's and it pulls the consensus with it. " + _left_out_sentence(summary)
     )
 
@@ -114,12 +114,9 @@ def build_report(
         "members split and others merge goes with the majority. Per consensus cluster: "
         "co-clustering, the mean share of members in which two of its mice share a cluster, "
         "and its best-match Jaccard with each member's clusters: below 0.5 the cluster "
-        "dissolves when the seed changes, above 0.75 it is stable (Hennig 2007). A "
-        "normal-hearing cluster below `stability.dissolve_normal_below` "
-        f"({summary['dissolve_normal_below']:g}) is dissolved: its mice join the stable "
-        "normal-hearing cluster they are most co-clustered with, because a split of normal "
-        "hearing that members do not repeat is where cohort and day offsets decide, and null "
-        "lines look enriched there. Its row stays, empty, with the Jaccard it had.\n\n"
+        "dissolves when the seed changes, above 0.75 it is stable (Hennig 2007). "
+        + _normal_hearing_sentence(summary)
+        + "\n\n"
         + markdown_table(
             clusters[
                 [
@@ -178,3 +175,21 @@ def _headline(summary: dict[str, Any]) -> dict[str, Any]:
         "stable_line_recall": "their planted-line recall",
     }
     return {title: summary[key] for key, title in names.items() if key in summary}
+
+
+def _normal_hearing_sentence(summary: dict[str, Any]) -> str:
+    """What became of the consensus's normal-hearing clusters, and why."""
+    if summary["merge_normal_hearing"]:
+        return (
+            "Its normal-hearing clusters are merged into one (`stability.merge_normal_hearing`): "
+            "members split normal hearing along the cohort, day and centre offsets they share, "
+            "even where they repeat the split, and null lines look enriched there. A merged "
+            "cluster's row stays, empty, marked dissolved, with the Jaccard it had."
+        )
+    return (
+        "A normal-hearing cluster below `stability.dissolve_normal_below` "
+        f"({summary['dissolve_normal_below']:g}) is dissolved: its mice join the stable "
+        "normal-hearing cluster they are most co-clustered with, because a split of normal "
+        "hearing that members do not repeat is where cohort and day offsets decide, and null "
+        "lines look enriched there. Its row stays, empty, with the Jaccard it had."
+    )

@@ -12,6 +12,7 @@ KEYS = (
     "seeds",
     "n_clusters",
     "stable_share",
+    "merge_normal_hearing",
     "dissolve_normal_below",
     "leave_out_poorly_trained",
     "retries",
@@ -26,6 +27,7 @@ class StabilitySettings:
     seeds: tuple[int, ...]
     n_clusters: tuple[int, ...]
     stable_share: float
+    merge_normal_hearing: bool
     dissolve_normal_below: float
     leave_out_poorly_trained: bool
     retries: int
@@ -54,17 +56,20 @@ class StabilitySettings:
             raise ValueError(
                 f"stability.dissolve_normal_below = {dissolve!r}: expected a number in [0, 1]"
             )
-        leave_out = params["leave_out_poorly_trained"]
-        if not isinstance(leave_out, bool):
-            raise ValueError(
-                f"stability.leave_out_poorly_trained = {leave_out!r}: expected true or false"
-            )
+        merge, leave_out = params["merge_normal_hearing"], params["leave_out_poorly_trained"]
+        for name, value in (
+            ("merge_normal_hearing", merge),
+            ("leave_out_poorly_trained", leave_out),
+        ):
+            if not isinstance(value, bool):
+                raise ValueError(f"stability.{name} = {value!r}: expected true or false")
         if not isinstance(retries, int) or isinstance(retries, bool) or retries < 0:
             raise ValueError(f"stability.retries = {retries!r}: expected an integer >= 0")
         return cls(
             seeds=seeds,
             n_clusters=n_clusters,
             stable_share=float(share),
+            merge_normal_hearing=merge,
             dissolve_normal_below=float(dissolve),
             leave_out_poorly_trained=leave_out,
             retries=retries,

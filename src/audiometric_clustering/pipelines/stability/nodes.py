@@ -20,6 +20,7 @@ from audiometric_clustering.stability.consensus import (
     consensus_clusters,
     dissolve_unstable_normal,
     line_stability,
+    merge_normal_hearing,
     select_k,
     stable_line_rates,
 )
@@ -140,10 +141,11 @@ def build_consensus(
     params_evaluation: dict[str, Any],
     params_stability: dict[str, Any],
 ) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame, pd.DataFrame]:
-    """Consensus of the members at the chosen k (less those left out), its unstable
-    normal-hearing clusters dissolved: predictions per mouse, per-cluster stability (with the
-    evaluation's labels and which clusters were dissolved), its scores against every member's
-    at that k (the draws one training would have been), and its line calls."""
+    """Consensus of the members at the chosen k (less those left out), its normal-hearing
+    clusters merged into one (or only the unstable ones dissolved): predictions per mouse,
+    per-cluster stability (with the evaluation's labels and which clusters were dissolved),
+    its scores against every member's at that k (the draws one training would have been),
+    and its line calls."""
     members = _consensus_members(results, k_selection, members_table, params_stability)
     n_clusters = members[0].spec.n_clusters
     labels = np.stack([m.labels for m in members])
@@ -160,19 +162,24 @@ def build_consensus(
 
     consensus = consensus_clusters(labels, n_clusters)
     _, first = scored(consensus)
-    consensus, dissolved = dissolve_unstable_normal(
-        consensus,
-        labels,
-        first["hearing_loss"].to_numpy(bool),
-        first["jaccard_mean"].to_numpy(float),
-        params_stability["dissolve_normal_below"],
-    )
+    hearing_loss = first["hearing_loss"].to_numpy(bool)
+    if params_stability["merge_normal_hearing"]:
+        consensus, dissolved = merge_normal_hearing(consensus, labels, hearing_loss)
+    else:
+        consensus, dissolved = dissolve_unstable_normal(
+            consensus,
+            labels,
+            hearing_loss,
+            first["jaccard_mean"].to_numpy(float),
+            params_stability["dissolve_normal_below"],
+        )
     scoring, labelled = scored(consensus)
     labelled["dissolved"] = dissolved
     labelled["jaccard_mean_before_dissolving"] = first["jaccard_mean"]
     if dissolved.any():
         logger.info(
-            "consensus: normal-hearing clusters %s dissolved (mean best-match Jaccard %s)",
+            "consensus: normal-hearing clusters %s gave their mice to another (mean best-match "
+            "Jaccard %s)",
             np.flatnonzero(dissolved).tolist(),
             np.round(first.loc[dissolved, "jaccard_mean"], 2).tolist(),
         )
@@ -234,6 +241,7 @@ def report_stability(
         "n_clusters_grid": sorted(set(members[tables.K].astype(int).tolist())),
         "chosen_k": int(chosen[tables.K]),
         "stable_share": float(params_stability["stable_share"]),
+        "merge_normal_hearing": bool(params_stability["merge_normal_hearing"]),
         "dissolve_normal_below": float(params_stability["dissolve_normal_below"]),
         "consensus_clusters_dissolved": int(consensus_clusters_table["dissolved"].sum()),
         "worker_peak_rss_mib": float(ok["worker_peak_rss_mib"].max()),
