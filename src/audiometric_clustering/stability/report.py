@@ -54,8 +54,9 @@ def _poorly_trained_sentence(summary: dict[str, Any], members: pd.DataFrame) -> 
     return (
         f"\n\n**Trained poorly:** {named}, against a median pretraining validation loss of "
         f"{summary['pretrain_val_loss_median']:.3f}. A seed that ends pretraining this far "
-        "above the others stayed in a poor optimum (too few latent dimensions in use); its clusters tend to agree with no "
-        "other member's and it pulls the consensus with it. " + _left_out_sentence(summary)
+        "above the others stayed in a poor optimum (too few latent dimensions in use); its "
+        "clusters tend to agree with no other member's and it pulls the consensus with it. "
+        + _left_out_sentence(summary)
     )
 
 
