@@ -10,9 +10,9 @@ the synthetic truth (the catalog's latest run is read):
 
 (``benchmarks/stability.py --set-size 5`` does the same inside its throw-away project, or in
 the one it keeps with ``--keep``; the second line rebuilds the consensuses with another
-consensus setting, without training again.) Each
-set, the consecutive ones and ``--random-sets`` drawn at random, gets the consensus that the
-pipeline's own nodes build from its members, scored against that set's median member;
+consensus setting, without training again.) Each set, the consecutive ones and
+``--random-sets`` drawn at random, gets the consensus that the pipeline's own nodes build
+from its members, scored against that set's median member;
 where a member of the set trained poorly, both with it left out (the default) and with
 every member kept. Printed: per score, the share of sets where the consensus is at least as
 good as the median member, and the median margin (positive: the consensus is better).
@@ -64,9 +64,10 @@ def consensus_over_sets(
     project: Path, set_size: int, random_sets: int = 0, params: dict | None = None
 ) -> pd.DataFrame:
     """One row per set and setting of ``leave_out_poorly_trained``: the members left out, the
-    agreement, the consensus clusters dissolved (or merged), the stable lines' null-line FPR and, per target score, the consensus, the
-    median member, whether the consensus is at least as good, and its margin. ``params``
-    are merged over the project's, as ``kedro run --params`` would be."""
+    agreement, the consensus clusters dissolved (or merged), the stable lines' null-line FPR
+    and, per target score, the consensus, the median member, whether the consensus is at
+    least as good, and its margin. ``params`` are merged over the project's, as ``kedro run
+    --params`` would be."""
     config = OmegaConfigLoader(str(project / "conf"), base_env="base", default_run_env="local")
     params = merged(config["parameters"], params or {})
     members_file = newest(project, "07_model_output/stability/members.csv")
