@@ -6,7 +6,8 @@ the synthetic truth (the catalog's latest run is read):
 
     kedro run --pipeline stability --params "stability.seeds=1 2 3 4 5 6 7 8 9 10 11 12 13 14 15"
     .venv/bin/python benchmarks/seed_sets.py . --set-size 5 --random-sets 20
-    .venv/bin/python benchmarks/seed_sets.py . --params '{"stability": {"merge_normal_hearing": false}}'
+    .venv/bin/python benchmarks/seed_sets.py . \\
+        --params '{"stability": {"merge_normal_hearing": false}}'
 
 (``benchmarks/stability.py --set-size 5`` does the same inside its throw-away project, or in
 the one it keeps with ``--keep``; the second line rebuilds the consensuses with another
