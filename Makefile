@@ -9,7 +9,7 @@ RAW_DATA := data/01_raw/impc_abr_synthetic.csv
 export KEDRO_DISABLE_TELEMETRY := true
 export DO_NOT_TRACK := 1
 
-.PHONY: install run data test lint bench bench-scaling bench-quality bench-stability viz mlflow-ui
+.PHONY: install run data test lint bench bench-scaling bench-quality bench-variants bench-stability docs viz mlflow-ui
 
 install: $(VENV)/.installed
 
@@ -32,25 +32,38 @@ lint: install
 	$(BIN)/ruff check src tests benchmarks
 	$(BIN)/ruff format --check src tests benchmarks
 
+# Each bench* target writes its JSON under data/08_reporting/ and renders it as a table under
+# docs/benchmarks/ (--docs; benchmarks/render.py). `make docs` renders every JSON present again.
 bench: install
-	$(BIN)/python benchmarks/full_training.py
+	$(BIN)/python benchmarks/full_training.py --docs
 
 # The stop rules are off here (all 50 + 150 epochs at every size): see full_training.py.
 bench-scaling: install
 	$(BIN)/python benchmarks/full_training.py --scaling 15000 60000 240000 --seeds 42 \
 		--params '{"pretraining": {"early_stopping_patience": 1000}, "joint_training": {"early_stopping_patience": 1000, "assignment_change_tolerance": 0}}' \
-		--output data/08_reporting/benchmark_scaling.json
+		--output data/08_reporting/benchmark_scaling.json --docs
 
 # Honest scores over data seeds 1-3 (60,000 mice): the model under conf/base and under the
 # seed_guide environment beside every baseline, median and worst (see quality.py).
 bench-quality: install
-	$(BIN)/python benchmarks/quality.py
+	$(BIN)/python benchmarks/quality.py --docs
+
+# The default beside each named variant of it (benchmarks/variants.py) over data seeds 1-3:
+# 3 runs per variant, two at a time (1 to 1.5 hours for all ten on 2 cores). Pick some with
+# `make bench-variants VARIANTS="kl_warmup plain_kmeans"`.
+VARIANTS ?= all
+bench-variants: install
+	$(BIN)/python benchmarks/quality.py --configurations default --variants $(VARIANTS) \
+		--output data/08_reporting/benchmark_quality_variants.json --docs
 
 # Seeds 1-5 of the stability pipeline on a 2-worker LocalCluster (60,000 mice) against one
 # full_training (and on 1 worker, for the speedup): wall time, memory per worker, agreement
 # and the consensus (see stability.py).
 bench-stability: install
-	$(BIN)/python benchmarks/stability.py --serial
+	$(BIN)/python benchmarks/stability.py --serial --docs
+
+docs: install
+	$(BIN)/python benchmarks/render.py
 
 viz: install
 	$(BIN)/kedro viz run

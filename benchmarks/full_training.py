@@ -14,7 +14,8 @@ size: medians over the runs of the wall time per stage and in total (from the
 StageTimingHook's ``timing/*`` MLflow metrics), time per epoch and per training step, steps
 per second, peak resident memory, thread count and device, and every run's quality metrics
 (clusters used, silhouette, planted-line recall, ARI) with their medians, so that speed is
-never bought with quality. Also written as JSON (``--output``).
+never bought with quality. Also written as JSON (``--output``), and with ``--docs`` as
+a Markdown table under docs/benchmarks/ (render.py).
 
 Targets (issue 5, 60,000 mice, 2-core CPU): total <= 180 s, a joint step at batch 512
 <= 6 ms (see training_step.py for the isolated step), peak RSS <= 2 GB, and 240k mice
@@ -27,8 +28,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import platform
 import statistics
 import sys
 import tempfile
@@ -36,6 +35,7 @@ from pathlib import Path
 
 import mlflow
 import pandas as pd
+import render
 from harness import REPO_ROOT, make_project, spawn, worker_main
 
 QUALITY = {
@@ -76,7 +76,12 @@ def epoch_figures(project: Path, history_name: str) -> dict[str, float]:
 
 
 def one_run(project: Path, params: dict) -> dict:
-    process = spawn(__file__, project, "full_training", params)
+    return run_figures(project, spawn(__file__, project, "full_training", params))
+
+
+def run_figures(project: Path, process: dict) -> dict:
+    """The project's latest full_training run, from its MLflow run, its histories and the
+    process that ran it (harness.run_worker's figures)."""
     run = latest_run(project)
     metrics = run.data.metrics
     return {
@@ -100,6 +105,11 @@ def benchmark_size(n_mice: int, seeds: list[int], params: dict) -> dict:
         project = make_project(Path(folder))
         spawn(__file__, project, "synthetic_data", {"synthetic": {"n_mice": n_mice}})
         runs = [{"seed": seed, **one_run(project, params | {"seed": seed})} for seed in seeds]
+    return size_result(n_mice, runs)
+
+
+def size_result(n_mice: int, runs: list[dict]) -> dict:
+    """A data size's runs and the median of each of their figures."""
     medians = {
         key: statistics.median(run[key] for run in runs)
         for key, value in runs[0].items()
@@ -134,6 +144,14 @@ def print_size(result: dict) -> None:
     print(comparison[[c for c in columns if c in comparison]].round(3).to_string())
 
 
+def benchmark_record(device: str, results: list[dict]) -> dict:
+    """What the JSON holds (and its docs table shows): the device the runs trained on (for
+    ``auto``: cuda when the runs saw it) and every size's runs and medians."""
+    cuda = any(run["cuda_available"] for result in results for run in result["runs"])
+    used = "cuda" if device == "cuda" or (device == "auto" and cuda) else "cpu"
+    return {**render.provenance(), "device": used, "results": results}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--n-mice", type=int, default=60000)
@@ -151,6 +169,7 @@ def main() -> None:
     parser.add_argument(
         "--output", type=Path, default=REPO_ROOT / "data/08_reporting/benchmark_full_training.json"
     )
+    render.add_docs_option(parser)
     args = parser.parse_args()
 
     params = {stage: {"device": args.device} for stage in ("pretraining", "joint_training")}
@@ -171,16 +190,12 @@ def main() -> None:
             f"{large['joint_epoch_s'] / small['joint_epoch_s']:.2f}x (joint), "
             f"joint epochs {small['joint_epochs']:.0f} and {large['joint_epochs']:.0f}"
         )
-    cuda = any(run["cuda_available"] for result in results for run in result["runs"])
-    device = "cuda" if args.device == "cuda" or (args.device == "auto" and cuda) else "cpu"
-    summary = {
-        "machine": {"cpus": os.cpu_count(), "platform": platform.platform()},
-        "device": device,
-        "results": results,
-    }
     args.output.parent.mkdir(parents=True, exist_ok=True)
-    args.output.write_text(json.dumps(summary, indent=2))
+    args.output.write_text(json.dumps(benchmark_record(args.device, results), indent=2))
     print(f"\nwritten: {args.output}")
+    if args.docs is not None:
+        table = "scaling" if args.scaling else "full_training"
+        print(f"written: {render.write_doc(table, args.output, args.docs)}")
 
 
 if __name__ == "__main__" and not worker_main(sys.argv):

@@ -25,7 +25,8 @@ printed as met or missed with its numbers:
 
 One set of five seeds is one draw of the consensus target; ``--set-size`` also rebuilds the
 consensus of each set of that many seeds (``seed_sets.py``) and prints how often it met it.
-Written as JSON (``--output``) with every figure and the member table.
+Written as JSON (``--output``) with every figure and the member table, and with ``--docs``
+as a Markdown table under docs/benchmarks/ (render.py).
 """
 
 from __future__ import annotations
@@ -33,14 +34,13 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
-import os
-import platform
 import statistics
 import sys
 import tempfile
 from pathlib import Path
 
 import pandas as pd
+import render
 from harness import REPO_ROOT, make_project, merged, newest, spawn, worker_main
 from seed_sets import TARGET_SCORES, consensus_over_sets, shares_met
 
@@ -96,21 +96,28 @@ def run_benchmark(
         )
         stability = spawn(__file__, project, "stability", stability_params)
         print(f"stability, seeds {seeds}: {stability['pipeline_s']:.0f} s", flush=True)
-        summary = json.loads(newest(project, "stability/stability_summary.json").read_text())
-        members = pd.read_csv(newest(project, "stability/members.csv"))
-        consensus = pd.read_csv(newest(project, "stability/consensus_scores.csv"))
-        seed_sets = (
-            consensus_over_sets(project, set_size, random_sets, params) if set_size else None
-        )
+        outputs = stability_outputs(project, set_size, random_sets, params)
     return {
         "one_worker": one_worker,
         "full_training": full,
         "one_full_training_s": statistics.median(run["pipeline_s"] for run in full),
         "stability": stability,
-        "summary": summary,
-        "members": members,
-        "consensus": consensus,
-        "seed_sets": seed_sets,
+        **outputs,
+    }
+
+
+def stability_outputs(
+    project: Path, set_size: int | None, random_sets: int, params: dict
+) -> dict[str, object]:
+    """The newest stability run's summary, member table and consensus scores in ``project``;
+    with ``set_size``, the consensus of each set of that many of its members too."""
+    return {
+        "summary": json.loads(newest(project, "stability/stability_summary.json").read_text()),
+        "members": pd.read_csv(newest(project, "stability/members.csv")),
+        "consensus": pd.read_csv(newest(project, "stability/consensus_scores.csv")),
+        "seed_sets": consensus_over_sets(project, set_size, random_sets, params)
+        if set_size
+        else None,
     }
 
 
@@ -156,7 +163,7 @@ def targets(run: dict, seeds: list[int], workers: int) -> dict[str, dict]:
     return result
 
 
-def main() -> None:
+def arguments() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--n-mice", type=int, default=60000)
     parser.add_argument(
@@ -189,8 +196,43 @@ def main() -> None:
     parser.add_argument(
         "--output", type=Path, default=REPO_ROOT / "data/08_reporting/benchmark_stability.json"
     )
-    args = parser.parse_args()
+    render.add_docs_option(parser)
+    return parser
 
+
+def benchmark_record(args: argparse.Namespace, run: dict, checks: dict) -> dict:
+    """What the JSON holds (and its docs table shows): the settings, every timing, the
+    targets, the pipeline's summary, the member table and the seed sets' shares."""
+    seed_sets, one = run["seed_sets"], run["one_full_training_s"]
+    return {
+        **render.provenance(),
+        "n_mice": args.n_mice,
+        "data_seed": args.data_seed,
+        "seeds": args.seeds,
+        "workers": args.workers,
+        "params": args.params,
+        "reference_seeds": args.reference_seeds or args.seeds,
+        "full_training_s": [r["pipeline_s"] for r in run["full_training"]],
+        "one_full_training_s": one,
+        "stability_s": run["stability"]["pipeline_s"],
+        "stability_one_worker_s": run["one_worker"] and run["one_worker"]["pipeline_s"],
+        "time_bound_s": TIME_FACTOR * len(args.seeds) * one / args.workers,
+        "driver_peak_rss_mib": run["stability"]["peak_rss_mib"],
+        "full_training_peak_rss_mib": max(r["peak_rss_mib"] for r in run["full_training"]),
+        "targets": checks,
+        "summary": run["summary"],
+        "members": json.loads(run["members"].to_json(orient="records")),
+        "set_size": args.set_size,
+        "random_sets": args.random_sets,
+        "seed_sets": None if seed_sets is None else json.loads(seed_sets.to_json(orient="records")),
+        "seed_set_shares": None
+        if seed_sets is None
+        else json.loads(shares_met(seed_sets).to_json(orient="records")),
+    }
+
+
+def main() -> None:
+    args = arguments().parse_args()
     reference_seeds = args.reference_seeds or args.seeds
     run = run_benchmark(
         args.n_mice,
@@ -244,36 +286,10 @@ def main() -> None:
             print(shares_met(seed_sets).round(5).T.to_string())
 
     args.output.parent.mkdir(parents=True, exist_ok=True)
-    args.output.write_text(
-        json.dumps(
-            {
-                "machine": {"cpus": os.cpu_count(), "platform": platform.platform()},
-                "n_mice": args.n_mice,
-                "data_seed": args.data_seed,
-                "seeds": args.seeds,
-                "workers": args.workers,
-                "params": args.params,
-                "reference_seeds": reference_seeds,
-                "full_training_s": [r["pipeline_s"] for r in run["full_training"]],
-                "one_full_training_s": one,
-                "stability_s": run["stability"]["pipeline_s"],
-                "stability_one_worker_s": run["one_worker"] and run["one_worker"]["pipeline_s"],
-                "time_bound_s": TIME_FACTOR * len(args.seeds) * one / args.workers,
-                "driver_peak_rss_mib": run["stability"]["peak_rss_mib"],
-                "full_training_peak_rss_mib": max(r["peak_rss_mib"] for r in run["full_training"]),
-                "targets": checks,
-                "summary": run["summary"],
-                "members": json.loads(run["members"].to_json(orient="records")),
-                "set_size": args.set_size,
-                "random_sets": args.random_sets,
-                "seed_sets": None
-                if seed_sets is None
-                else json.loads(seed_sets.to_json(orient="records")),
-            },
-            indent=2,
-        )
-    )
+    args.output.write_text(json.dumps(benchmark_record(args, run, checks), indent=2))
     print(f"\nwritten: {args.output}")
+    if args.docs is not None:
+        print(f"written: {render.write_doc('stability', args.output, args.docs)}")
 
 
 if __name__ == "__main__" and not worker_main(sys.argv):

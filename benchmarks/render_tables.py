@@ -1,0 +1,299 @@
+"""One function per benchmark JSON shape: the record in, the Markdown body of its docs table
+out (render.py adds the header line and writes the file). A key the record lacks raises
+KeyError: a benchmark whose JSON changed shape must change its table here too."""
+
+from __future__ import annotations
+
+import json
+import math
+
+
+def _number(value: float | None, digits: int = 3) -> str:
+    """Scores to ``digits`` decimals, small ones (below 0.01) to one more; None or NaN: –."""
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "–"
+    if value != 0 and abs(value) < 0.01:
+        digits += 1
+    return f"{value:.{digits}f}"
+
+
+def _cell(value: str | float | None) -> str:
+    """Text as it is, a count or a number of 10 or more whole, a smaller number a score."""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, int) or (isinstance(value, float) and abs(value) >= 10):
+        return f"{value:.0f}"
+    return _number(value)
+
+
+def machine_name(record: dict) -> str:
+    """e.g. ``AMD EPYC 7B13, 2 cores, no GPU``: every table's heading names its machine."""
+    box = record["machine"]
+    return f"{box['cpu']}, {box['cores']} cores, " + (
+        f"GPU {box['gpu']}" if box["gpu"] else "no GPU"
+    )
+
+
+def _heading(record: dict, title: str) -> str:
+    return f"### {title}, on {machine_name(record)}"
+
+
+def _table(header: list[str], rows: list[list[str]]) -> str:
+    lines = [header, ["---"] * len(header), *rows]
+    return "\n".join("| " + " | ".join(str(cell) for cell in line) + " |" for line in lines)
+
+
+def _seconds(value: float) -> str:
+    return f"{value:.0f}" if value >= 10 else f"{value:.1f}"
+
+
+def _listed(values: list) -> str:
+    return ", ".join(str(v) for v in values)
+
+
+def _params(params: dict) -> str:
+    return f"`{json.dumps(params, separators=(', ', ': '))}`" if params else "none"
+
+
+def _whole(value: float) -> str:
+    return f"{value:.0f}"
+
+
+# --- benchmarks/quality.py ------------------------------------------------------------------
+
+MODEL = "model"
+DEFAULT_MODEL = f"{MODEL} (default)"
+
+
+def quality(record: dict) -> str:
+    """Median / worst of every honest score, one row per model configuration and baseline
+    (with variants, the model's rows alone: the baselines are the quality table's)."""
+    variants = record["variants"]
+    rows = [row for row in record["table"] if not variants or row["method"].startswith(MODEL)]
+    titles = [key.removesuffix(" (median)") for key in rows[0] if key.endswith(" (median)")]
+    body = [
+        [
+            f"**{row['method']}**" if row["method"] == DEFAULT_MODEL else row["method"],
+            *(f"{_number(row[f'{t} (median)'])} / {_number(row[f'{t} (worst)'])}" for t in titles),
+        ]
+        for row in rows
+    ]
+    seeds = _listed(record["seeds"])
+    text = [
+        _heading(record, f"Honest scores, {record['n_mice']:,} mice, data seeds {seeds}"),
+        "",
+        f"Median / worst over the data seeds (worst: the largest where lower is better), "
+        f"one `full_training` per data seed and configuration "
+        f"({_listed(record['configurations'])}); extra parameters for every run: "
+        f"{_params(record['params'])}. Median `full_training` wall time "
+        f"{_seconds(record['median_pipeline_s'])} s. A baseline that reads the model-input "
+        'table has a row per configuration when their preprocessing differs. "Controls with '
+        "sporadic loss\" is the data's share, not a method's.",
+        "",
+        _table(["method", *titles], body),
+    ]
+    if variants:
+        text += ["", "Each variant is one change over conf/base (`benchmarks/variants.py`):", ""]
+        text += [f"- `{name}`: {_params(params)}" for name, params in variants.items()]
+    model = next((row for row in rows if row["method"] == DEFAULT_MODEL), None)
+    if model is not None:
+        text += ["", "Issue 15's targets for the default model (median / worst):", ""]
+        text += [f"- {line}" for line in _quality_targets(model, record["table"])]
+    return "\n".join(text)
+
+
+def _quality_targets(model: dict, rows: list[dict]) -> list[str]:
+    """Issue 15's targets for the default model, each with its verdict and figures."""
+
+    def scores(row: dict, title: str) -> list[float | None]:
+        return [row[f"{title} (median)"], row[f"{title} (worst)"]]
+
+    def best_baseline(title: str) -> float | None:
+        medians = [row[f"{title} (median)"] for row in rows if not row["method"].startswith(MODEL)]
+        return max((m for m in medians if m is not None), default=None)
+
+    sporadic = scores(model, "controls with sporadic loss")
+    checks = [  # what, the model's figures, their bounds, whether lower is better
+        ("NMI centre <= 0.05", scores(model, "NMI centre"), [0.05] * 2, True),
+        ("null FPR any cluster <= 0.02", scores(model, "null FPR any cluster"), [0.02] * 2, True),
+        ("ARI affected >= 0.60", scores(model, "ARI affected"), [0.60] * 2, False),
+        ("planted-line recall >= 0.85", scores(model, "planted-line recall"), [0.85] * 2, False),
+        (
+            "controls in HL clusters at most 0.01 above the controls with sporadic loss",
+            scores(model, "controls in HL clusters"),
+            [None if s is None else s + 0.01 for s in sporadic],
+            True,
+        ),
+    ]
+    for title in ("ARI affected", "planted-line recall"):
+        above = f"{title} above every baseline's, median"
+        checks.append((above, scores(model, title)[:1], [best_baseline(title)], False))
+    lines = []
+    for what, values, bounds, lower_is_better in checks:
+        if None in values or None in bounds:
+            verdict = "not measured"
+        else:
+            pairs = zip(values, bounds, strict=True)
+            met = all(v <= b if lower_is_better else v >= b for v, b in pairs)
+            verdict = "**met**" if met else "**not met**"
+        shown = " / ".join(_number(v) for v in values), " / ".join(_number(b) for b in bounds)
+        lines.append(f"{what}: {verdict} ({shown[0]} against {shown[1]})")
+    return lines
+
+
+# --- benchmarks/full_training.py (make bench, make bench-scaling) ---------------------------
+
+STAGES = ("data_processing", "pretraining", "cluster_init", "joint_training", "evaluation")
+QUALITY = ("clusters_used", "silhouette", "planted_line_recall", "ari_affected")
+RATIOS = ("total_s", "pretrain_epoch_s", "joint_epoch_s")
+
+
+def full_training(record: dict) -> str:
+    """Wall time per stage, epochs and steps, memory, and each run's quality, per data size."""
+    results = record["results"]
+    seeds = _listed(run["seed"] for run in results[0]["runs"])
+    sizes = _listed(f"{result['n_mice']:,}" for result in results)
+    times, steps, runs = [], [], []
+    for result in results:
+        m, mice = result["median"], f"{result['n_mice']:,}"
+        stage_seconds = (_seconds(m[f"{stage}_s"]) for stage in ("total", *STAGES))
+        times.append(
+            [mice, *stage_seconds, _whole(m["peak_rss_mib"]), _whole(m["training_threads"])]
+        )
+        steps += [
+            [mice, stage, _whole(m[f"{stage}_epochs"]), _whole(m[f"{stage}_steps_per_epoch"])]
+            + [f"{m[f'{stage}_epoch_s']:.2f}", f"{m[f'{stage}_step_ms']:.2f}"]
+            for stage in ("pretrain", "joint")
+        ]
+        runs += [
+            [mice, run["seed"], _seconds(run["total_s"]), _whole(run["joint_epochs"])]
+            + [_cell(run[key]) for key in QUALITY]
+            for run in result["runs"]
+        ]
+    text = [
+        _heading(
+            record, f"`full_training` on {sizes} mice, seeds {seeds}, device {record['device']}"
+        ),
+        "",
+        "Medians over the seeds: seconds of wall time (the StageTimingHook's `timing/*`), "
+        "the run's peak resident memory and its training threads.",
+        "",
+        _table(["mice", "total s", *(f"{s} s" for s in STAGES), "peak MiB", "threads"], times),
+        "",
+        _table(["mice", "stage", "epochs", "steps / epoch", "s / epoch", "ms / step"], steps),
+        "",
+        "Each run (the stop rules end the joint stage at an epoch that moves with the seed):",
+        "",
+        _table(["mice", "seed", "total s", "joint epochs", *QUALITY], runs),
+    ]
+    growth = []
+    for small, large in zip(results, results[1:], strict=False):
+        ratios = (large["median"][k] / small["median"][k] for k in RATIOS)
+        growth.append([f"{small['n_mice']:,} -> {large['n_mice']:,}"])
+        growth[-1] += [f"{large['n_mice'] / small['n_mice']:.1f}x", *(f"{r:.2f}x" for r in ratios)]
+    if growth:
+        header = ["mice", "data", "total time", "pretraining epoch", "joint epoch"]
+        text += ["", "How time grows with the data:", "", _table(header, growth)]
+    return "\n".join(text)
+
+
+# --- benchmarks/stability.py (make bench-stability) -----------------------------------------
+
+TARGETS = {
+    "wall_time_s": "wall time of the stability run, s (bound: 1.2 x seeds x T / workers)",
+    "median_pairwise_ari_affected": "members' median pairwise ARI, affected mice",
+    "stable_null_line_false_positive_rate": "lines enriched in >= 80% of members: null FPR",
+    "worker_peak_rss_mib": "peak memory per worker, MiB",
+    "consensus_ari_affected": "consensus vs median member: ARI affected",
+    "consensus_line_recall": "consensus vs median member: planted-line recall",
+    "consensus_line_false_positive_rate_any_cluster": "consensus vs median member: null FPR, "
+    "any cluster",
+    "consensus_nmi_centre": "consensus vs median member: NMI centre",
+}
+
+
+MEMBER_COLUMNS = {
+    "member": "member",
+    "status": "status",
+    "total_seconds": "s",
+    "pretrain_epochs": "pretraining epochs",
+    "joint_epochs": "joint epochs",
+    "pretrain_val_loss": "pretraining val loss",
+    "ari_affected": "ARI affected",
+    "line_recall": "planted-line recall",
+    "line_false_positive_rate_any_cluster": "null FPR any cluster",
+    "nmi_centre": "NMI centre",
+    "worker_peak_rss_mib": "worker peak MiB",
+}
+SCORES = ("ari_affected", "line_recall", "line_false_positive_rate_any_cluster", "nmi_centre")
+
+
+def stability(record: dict) -> str:
+    """The issue-17 targets, the timing against full_training, every member, and the
+    seed-set shares when the run made them."""
+    data = "the default data" if record["data_seed"] is None else f"data seed {record['data_seed']}"
+    targets = [
+        [
+            TARGETS.get(name, name),
+            _cell(check["value"]),
+            _cell(check["bound"]),
+            "met" if check["met"] else "**missed**",
+        ]
+        for name, check in record["targets"].items()
+    ]
+    one_worker = record["stability_one_worker_s"]
+    timing = (
+        f"One `full_training` per reference seed ({_listed(record['reference_seeds'])}): "
+        f"{_listed(_seconds(s) for s in record['full_training_s'])} s, median T = "
+        f"{_seconds(record['one_full_training_s'])} s; the stability run on "
+        f"{record['workers']} workers: {_seconds(record['stability_s'])} s"
+        + (
+            f", on 1 worker: {_seconds(one_worker)} s ({one_worker / record['stability_s']:.2f}x)."
+            if one_worker
+            else "."
+        )
+        + f" Driver peak {record['driver_peak_rss_mib']:.0f} MiB."
+    )
+    members = [[_cell(member[key]) for key in MEMBER_COLUMNS] for member in record["members"]]
+    seeds = _listed(record["seeds"])
+    text = [
+        _heading(record, f"`stability`, {record['n_mice']:,} mice ({data}), seeds {seeds}"),
+        "",
+        f"Extra parameters: {_params(record['params'])}.",
+        "",
+        _table(["target", "measured", "bound", ""], targets),
+        "",
+        timing,
+        "",
+        _table(list(MEMBER_COLUMNS.values()), members),
+    ]
+    shares = record.get("seed_set_shares")
+    if shares:
+        text += [
+            "",
+            f"The consensus of each set of {record['set_size']} seeds against its median "
+            "member: the share of sets where it is at least as good, and the median margin "
+            "(positive: the consensus is better):",
+            "",
+            _table(
+                [
+                    "sets",
+                    "poorly trained left out",
+                    *(MEMBER_COLUMNS[s] for s in SCORES),
+                    "all four",
+                ],
+                [
+                    [
+                        f"{row['sets']} {row['kind']}",
+                        "yes" if row["leave_out_poorly_trained"] else "no",
+                        *(
+                            f"{row[f'{s}_met']:.2f}, {row[f'{s}_margin_median']:+.5f}"
+                            for s in SCORES
+                        ),
+                        f"{row['all_four_met']:.2f}",
+                    ]
+                    for row in shares
+                ],
+            ),
+        ]
+    return "\n".join(text)
