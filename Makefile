@@ -9,7 +9,8 @@ RAW_DATA := data/01_raw/impc_abr_synthetic.csv
 export KEDRO_DISABLE_TELEMETRY := true
 export DO_NOT_TRACK := 1
 
-.PHONY: install run data test lint bench bench-scaling bench-quality bench-variants bench-stability docs viz mlflow-ui
+.PHONY: install run data test lint bench bench-scaling bench-quality bench-variants bench-stability \
+  docs viz mlflow-ui
 
 install: $(VENV)/.installed
 

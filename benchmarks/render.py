@@ -4,11 +4,12 @@
     .venv/bin/python benchmarks/render.py quality      # one table
 
 Each benchmark script records :func:`provenance` (its command, when, and the machine: CPU
-model, cores, GPU) in its JSON and, given ``--docs PATH``, calls :func:`write_doc` on the JSON
-it wrote (``--docs`` alone: the table's place below). A table is rendered from the JSON file, never from the script's objects, so the
-file's shape is what is checked. One table holds one JSON, hence one machine, named in its
-heading. To add a benchmark's table: one render function (JSON record -> Markdown body, in
-its own module when it is long) and one entry in :data:`TABLES`.
+model, cores, GPU) in its JSON and, given ``--docs [PATH]``, calls :func:`write_doc` on the
+JSON it wrote (without a PATH, into the table's place in :data:`TABLES`). A table is rendered
+from the JSON file, never from the script's objects, so the file's shape is what is checked.
+One table holds one JSON, hence one machine, named in its heading. To add a benchmark's
+table: one render function (JSON record -> Markdown body, in render_tables.py or a module of
+its own beside it) and one entry in :data:`TABLES`.
 """
 
 from __future__ import annotations
