@@ -89,14 +89,10 @@ def trainer_for(
     settings_module = importlib.import_module(f"{package}.training.settings")
     runtime = importlib.import_module(f"{package}.training.runtime")
     model_module = importlib.import_module(f"{package}.model")
+    model_settings = importlib.import_module(f"{package}.model.config").ModelSettings
     columns = importlib.import_module(f"{package}.impc.schema").CATEGORICAL_FEATURES
     entry = {"pretrain": "pretraining", "joint": "joint_training"}[stage]
-    params = default_parameters(entry) | {
-        "num_threads": threads,
-        "device": device,
-        "last_checkpoint_path": None,
-        **changes,
-    }
+    params = default_parameters(entry) | {"num_threads": threads, "device": device, **changes}
     settings = settings_module.stage_settings(params, 42, stage)
     vocabularies = {
         column: [str(v) for v in range(size)]
@@ -104,7 +100,9 @@ def trainer_for(
     }
     runtime.seed_everything(42)
     model = model_module.ContrastiveVAEDEC(
-        model_module.model_config_from(default_parameters("model"), {"vocabularies": vocabularies})
+        model_module.model_config_from(
+            model_settings.from_params(default_parameters("model")), {"vocabularies": vocabularies}
+        )
     )
     model.set_pca_scaling(train.pca)
     return loop.StageTrainer(model, train, validation, settings)

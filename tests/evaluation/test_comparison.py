@@ -17,7 +17,6 @@ from audiometric_clustering.evaluation.assignments import (
     feature_spaces,
 )
 from audiometric_clustering.evaluation.characterisation import (
-    LabelRules,
     cluster_labels,
     threshold_summary,
 )
@@ -30,6 +29,7 @@ from audiometric_clustering.evaluation.comparison import (
 from audiometric_clustering.evaluation.enrichment import line_cluster_enrichment
 from audiometric_clustering.evaluation.ground_truth import align_truth
 from audiometric_clustering.impc.schema import ABR_FEATURES, CENTRE, LINE_ID, SPECIMEN_ID
+from tests.parameters import label_rules
 
 SETTINGS = ScoringSettings(min_line_size=3, fdr=0.05, silhouette_sample_size=100, seed=0)
 
@@ -86,7 +86,7 @@ def test_baselines_run_in_their_spaces_and_keep_cluster_counts(mice_and_patterns
 def _score(mice, patterns, labels, truth):
     n_clusters = int(labels.max()) + 1
     table = cluster_labels(
-        threshold_summary(mice, labels, n_clusters), labels, n_clusters, LabelRules()
+        threshold_summary(mice, labels, n_clusters), labels, n_clusters, label_rules()
     )
     enrichment = line_cluster_enrichment(mice, labels, n_clusters, 3)
     abr = mice[list(ABR_FEATURES)].to_numpy()
@@ -132,7 +132,7 @@ def test_pattern_clusters_beat_random_clusters_on_every_axis(mice_and_patterns):
 def test_scores_skip_reference_and_truth_when_absent(mice_and_patterns):
     mice, patterns = mice_and_patterns
     labels = (patterns == "profound").astype(np.int64)
-    table = cluster_labels(threshold_summary(mice, labels, 2), labels, 2, LabelRules())
+    table = cluster_labels(threshold_summary(mice, labels, 2), labels, 2, label_rules())
     enrichment = line_cluster_enrichment(mice, labels, 2, 3)
     abr = mice[list(ABR_FEATURES)].to_numpy()
     row = score_method(mice, labels, abr, abr, table, enrichment, None, None, SETTINGS)

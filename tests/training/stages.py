@@ -7,12 +7,13 @@ from typing import Any
 import pandas as pd
 
 from audiometric_clustering.model import ContrastiveVAEDEC, model_config_from
+from audiometric_clustering.model.config import ModelSettings
 from audiometric_clustering.training.batching import split_tensors
 from audiometric_clustering.training.checkpoints import checkpoint_from_model, model_from_checkpoint
-from audiometric_clustering.training.cluster_init import initialise_centres
+from audiometric_clustering.training.cluster_init import ClusterInitSettings, initialise_centres
 from audiometric_clustering.training.loop import StageResult, train_stage
 from audiometric_clustering.training.runtime import seed_everything
-from audiometric_clustering.training.settings import StageSettings, stage_settings
+from audiometric_clustering.training.settings import Stage, stage_settings
 from tests.parameters import parameters, with_changes
 from tests.training.synthetic_frame import preprocessor_state
 
@@ -28,17 +29,17 @@ JOINT = {"warmup_epochs": 2, "loss_weights": {"contrastive": 0.5}}
 def new_model(frame: pd.DataFrame, seed: int) -> ContrastiveVAEDEC:
     train, _ = split_tensors(frame, SCALE)
     seed_everything(seed)
-    sizes = parameters("model") | {"n_clusters": N_CLUSTERS}
+    sizes = ModelSettings.from_params(parameters("model") | {"n_clusters": N_CLUSTERS})
     model = ContrastiveVAEDEC(model_config_from(sizes, preprocessor_state()))
     model.set_pca_scaling(train.pca)
     return model
 
 
-def pretrain_settings(seed: int, **changes: Any) -> StageSettings:
+def pretrain_settings(seed: int, **changes: Any) -> Stage:
     return stage_settings(with_changes("pretraining", **(FAST | changes)), seed, "pretrain")
 
 
-def joint_settings(seed: int, **changes: Any) -> StageSettings:
+def joint_settings(seed: int, **changes: Any) -> Stage:
     return stage_settings(with_changes("joint_training", **(FAST | JOINT | changes)), seed, "joint")
 
 
@@ -49,14 +50,8 @@ def pretrain(frame: pd.DataFrame, seed: int, **changes: Any) -> StageResult:
 
 def initialise(frame: pd.DataFrame, pretrained: dict[str, Any], seed: int) -> dict[str, Any]:
     model = model_from_checkpoint(pretrained)
-    summary = initialise_centres(
-        model,
-        split_tensors(frame, SCALE)[0],
-        n_init=3,
-        max_iter=300,
-        seed=seed,
-        weighting=parameters("cluster_init")["weighting"],
-    )
+    settings = ClusterInitSettings.from_params(parameters("cluster_init") | {"n_init": 3})
+    summary = initialise_centres(model, split_tensors(frame, SCALE)[0], settings, seed)
     return checkpoint_from_model(model, "cluster_init", pretrained["epoch"], summary)
 
 

@@ -70,3 +70,29 @@ def test_missing_parameters_are_named() -> None:
     del params["early_stopping_patience"], params["reseed_empty_clusters"]
     with pytest.raises(ValueError, match=r"missing parameters \['early_stopping_patience', "):
         stage_settings(params, 0, "joint")
+
+
+#: The objective's own settings among a stage's keys (model/objective.py).
+OBJECTIVE_KEYS = ("abr_noise_db", "contrastive_temperature", "warmup_epochs")
+
+
+@pytest.mark.parametrize(
+    ("settings", "message"),
+    [
+        ({"weights": {"abr": 1.0, "kl2": 1.0}, "abr_noise_db": 5.0}, r"unknown terms \['kl2'\]"),
+        ({"weights": {"abr": -1.0}, "abr_noise_db": 5.0}, r"loss_weights.abr = -1.0"),
+        ({"weights": {"abr": 1.0}}, "abr_noise_db = None: expected a number > 0"),
+        ({"weights": {"contrastive": 1.0}, "warmup_epochs": 0}, "contrastive_temperature = None"),
+        (
+            {"weights": {"contrastive": 1.0}, "contrastive_temperature": 0.01, "warmup_epochs": 1},
+            "contrastive_temperature = 0.01: expected a number >= 0.02",
+        ),
+        ({"weights": {"clustering": 1.0}}, "warmup_epochs = None: expected an integer >= 0"),
+    ],
+)
+def test_objective_refuses_bad_settings_naming_them(settings: dict, message: str) -> None:
+    """The objective's settings are a stage's YAML keys, checked with the stage's settings."""
+    params = parameters("joint_training") | {"loss_weights": settings["weights"]}
+    params |= {key: settings.get(key) for key in OBJECTIVE_KEYS}
+    with pytest.raises(ValueError, match=message):
+        stage_settings(params, 0, "joint")

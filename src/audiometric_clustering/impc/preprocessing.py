@@ -1,6 +1,6 @@
 """Turn validated mice into the model-input table, with a state that can transform new mice.
 
-``fit_preprocessor(frame, params) -> state`` learns everything from a cohort (control
+``fit_preprocessor(frame, settings) -> state`` learns everything from a cohort (control
 baselines, standardisation and vocabularies, PCA); ``apply_preprocessor(frame, state)``
 uses only that state plus, for control referencing, the controls of the frame it is given.
 The state is plain JSON (no pickle), so a later inference run can load it anywhere.
@@ -57,13 +57,11 @@ from audiometric_clustering.impc.schema import (
     SPLIT,
     ZYGOSITY,
 )
+from audiometric_clustering.impc.settings import DataProcessingSettings
 from audiometric_clustering.impc.validation import THRESHOLDS
 
 STATE_VERSION = 4  # 2: trimmed-mean typical thresholds, the PCA's scale; 3: day shifts;
 #                     4: whether the controls' own day shifts are removed
-#: What the PCA summarises: thresholds with every centre's control reference range stretched
-#: onto the overall one (see ``harmonised_thresholds``), or the referenced dB themselves.
-PCA_SCALES: tuple[str, ...] = ("harmonised", "referenced")
 #: Split of mice transformed outside the training pipeline (a new file has no split).
 UNASSIGNED = "unassigned"
 MODEL_INPUT_COLUMNS: tuple[str, ...] = (
@@ -213,39 +211,39 @@ def _fit_pca(features: np.ndarray, n_components: int) -> dict[str, list]:
     }
 
 
-def fit_preprocessor(frame: pd.DataFrame, params: Mapping[str, Any]) -> dict[str, Any]:
+def fit_preprocessor(frame: pd.DataFrame, settings: DataProcessingSettings) -> dict[str, Any]:
     """Learn the preprocessing from a cohort (validated mice with ``split``).
 
     Baselines come from all of the cohort's controls (they are references, not modelled
     outcomes, and :func:`apply_preprocessor` on this same table would use them anyway);
     standardisation, vocabularies and PCA come from the training split only.
     """
-    reference = params["control_reference"]
+    reference = settings.control_reference
     state: dict[str, Any] = {
         "version": STATE_VERSION,
         "frequencies": list(FREQUENCIES),
         "threshold_columns": list(THRESHOLDS),
-        "feature_range_db": [float(v) for v in params["feature_range_db"]],
+        "feature_range_db": [float(v) for v in settings.feature_range_db],
         "control_reference": {
-            "enabled": bool(reference["enabled"]),
-            "match_columns": list(reference["match_columns"]),
-            "min_group_controls": int(reference["min_group_controls"]),
+            "enabled": reference.enabled,
+            "match_columns": list(reference.match_columns),
+            "min_group_controls": reference.min_group_controls,
         },
     }
     state["baselines"] = {
         "overall": overall_baseline(frame, state["feature_range_db"]),
         "centre": table_to_records(control_baseline_table(frame, [CENTRE])),
-        "group": table_to_records(control_baseline_table(frame, reference["match_columns"])),
+        "group": table_to_records(control_baseline_table(frame, list(reference.match_columns))),
     }
     train_rows = (frame[SPLIT] == TRAIN).to_numpy() if SPLIT in frame else np.ones(len(frame), bool)
     train = frame.loc[train_rows]
     baselines = resolve_baselines(frame, state)
     state["concurrent_controls"] = {"enabled": False}
-    if reference["enabled"] and reference["concurrent_controls"]:
+    if reference.enabled and reference.concurrent_controls:
         referenced, observed = abr_features(frame, state, baselines)
         state["concurrent_controls"] = {
             "enabled": True,
-            "controls_corrected": bool(reference["concurrent_controls_on_controls"]),
+            "controls_corrected": reference.concurrent_controls_on_controls,
             **fit_day_shifts(
                 mouse_levels(referenced, observed, _overall_thresholds(state)),
                 is_control(frame).to_numpy(dtype=bool),
@@ -253,14 +251,13 @@ def fit_preprocessor(frame: pd.DataFrame, params: Mapping[str, Any]) -> dict[str
             ),
         }
     features, observed = abr_features(frame, state, baselines)
-    reference_range = params["reference_range"]
     state["reference_range"] = fit_reference_range(
         features,
         observed,
         is_control(frame).to_numpy(dtype=bool),
         frame[CENTRE],
-        float(reference_range["width_sd"]),
-        int(reference_range["min_controls"]),
+        settings.reference_range.width_sd,
+        settings.reference_range.min_controls,
     )
     state["continuous"] = _fit_continuous(train)
     state["vocabularies"] = _fit_vocabularies(train)
@@ -268,12 +265,12 @@ def fit_preprocessor(frame: pd.DataFrame, params: Mapping[str, Any]) -> dict[str
         zip(CATEGORICAL_FEATURES, CATEGORICAL_METADATA, strict=True)
     )
     state["pca"] = {
-        "scale_of_input": str(params["pca_scale"]),
+        "scale_of_input": settings.pca_scale,
         **_fit_pca(
-            _pca_input(features, frame[CENTRE], state["reference_range"], params["pca_scale"])[
+            _pca_input(features, frame[CENTRE], state["reference_range"], settings.pca_scale)[
                 train_rows
             ],
-            int(params["n_pca_components"]),
+            settings.n_pca_components,
         ),
     }
     state["fitted_on"] = {

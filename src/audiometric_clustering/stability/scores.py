@@ -10,7 +10,6 @@ the planted truth. One function, so members and consensus are scored identically
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -33,6 +32,7 @@ from audiometric_clustering.evaluation.invariance import (
     nuisance_codes,
 )
 from audiometric_clustering.evaluation.metrics import cluster_balance
+from audiometric_clustering.evaluation.settings import EvaluationSettings
 from audiometric_clustering.impc.schema import IS_CONTROL, LINE_ID
 
 #: Columns of a line-calls table (one row per tested line).
@@ -51,12 +51,8 @@ class ScoringSettings:
     labels: LabelRules
 
     @classmethod
-    def from_params(cls, params_evaluation: dict[str, Any]) -> ScoringSettings:
-        return cls(
-            min_line_size=params_evaluation["min_line_size"],
-            fdr=params_evaluation["fdr"],
-            labels=LabelRules(**params_evaluation["labels"]),
-        )
+    def from_evaluation(cls, evaluation: EvaluationSettings) -> ScoringSettings:
+        return cls(evaluation.min_line_size, evaluation.fdr, evaluation.labels)
 
 
 @dataclass(frozen=True)

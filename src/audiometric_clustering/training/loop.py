@@ -49,7 +49,7 @@ from audiometric_clustering.training.runtime import (
     seed_everything,
     thread_count,
 )
-from audiometric_clustering.training.settings import StageSettings
+from audiometric_clustering.training.settings import Stage
 
 logger = logging.getLogger(__name__)
 
@@ -76,32 +76,34 @@ class StageTrainer:
         model: ContrastiveVAEDEC,
         train: MouseTensors,
         validation: MouseTensors,
-        settings: StageSettings,
+        settings: Stage,
     ) -> None:
         if len(train) == 0 or len(validation) == 0:
             raise ValueError(
-                f"{settings.stage}: need training and validation mice, got {len(train)} "
+                f"{settings.name}: need training and validation mice, got {len(train)} "
                 f"and {len(validation)} (check the model input's split column)"
             )
         model.check_categorical_codes(train.categorical)
         model.check_categorical_codes(validation.categorical)
         self.settings, self.objective = settings, settings.objective
         self.identity = stage_identity(settings, model, train, validation)
-        self.device = resolve_device(settings.device)
-        self.mixed_precision = settings.mixed_precision and self.device.type == "cuda"
+        self.device = resolve_device(settings.settings.device)
+        self.mixed_precision = settings.settings.mixed_precision and self.device.type == "cuda"
         self.model = model.to(self.device)
         self.train_data, self.validation_data = train.to(self.device), validation.to(self.device)
         self.optimiser = Optimiser(
             self.model,
-            settings.epochs,
-            settings.learning_rate,
-            settings.min_learning_rate,
-            settings.gradient_clip_norm,
+            settings.settings.epochs,
+            settings.settings.learning_rate,
+            settings.settings.min_learning_rate,
+            settings.settings.gradient_clip_norm,
             scale_gradients=self.mixed_precision,
         )
         self.rng = np.random.default_rng(settings.seed)
         self._loss_terms = self.loss_terms
-        if settings.compile:  # one graph for the forward pass and the loss, and its backward
+        if (
+            settings.settings.compile
+        ):  # one graph for the forward pass and the loss, and its backward
             self._loss_terms = torch.compile(self.loss_terms, dynamic=True)
         self.weights = self._weights(0)
         self.validation_batches = self.plan_epoch(self.validation_data, rng=None)
@@ -115,7 +117,11 @@ class StageTrainer:
     def plan_epoch(self, data: MouseTensors, rng: np.random.Generator | None) -> EpochBatches:
         settings = self.settings
         return EpochBatches.for_epoch(
-            data, settings.batch_size, rng, self.device, settings.one_centre_per_batch
+            data,
+            settings.settings.batch_size,
+            rng,
+            self.device,
+            settings.settings.one_centre_per_batch,
         )
 
     # --- one step -----------------------------------------------------------------------
@@ -188,7 +194,7 @@ class StageTrainer:
         for empty, split in splits:
             logger.warning(
                 "%s: cluster %d lost all its mice; re-seeded by splitting cluster %d",
-                self.settings.stage,
+                self.settings.name,
                 empty,
                 split,
             )
@@ -219,7 +225,7 @@ class StageTrainer:
         self, on_epoch_end: OnEpochEnd | None = None, resume_state: dict[str, Any] | None = None
     ) -> StageResult:
         settings, clustering = self.settings, self.settings.clustering
-        with thread_count(settings.num_threads), cudnn_benchmark(self.device):
+        with thread_count(settings.settings.num_threads), cudnn_benchmark(self.device):
             seed_everything(settings.seed)
             progress = Progress()
             if resume_state is not None:
@@ -227,11 +233,11 @@ class StageTrainer:
                     resume_state, settings, self.identity, self.model, self.optimiser, self.rng
                 )
                 if progress.completed:
-                    logger.info("%s: already complete in the last checkpoint", settings.stage)
+                    logger.info("%s: already complete in the last checkpoint", settings.name)
                     return self._result(progress)
             assignment = self.train_assignment() if clustering else None
             labels = None if assignment is None else assignment.argmax(1)
-            for epoch in range(progress.next_epoch, settings.epochs):
+            for epoch in range(progress.next_epoch, settings.settings.epochs):
                 started = time.perf_counter()
                 reseeded = 0
                 if clustering and clustering.reseed_empty_clusters:
@@ -263,11 +269,12 @@ class StageTrainer:
                 # Before the warm-up ends the warming terms are not yet at full weight: a
                 # model that DEC (or the prior) has barely moved would win on validation loss.
                 warmed_up = epoch + 1 >= (self.objective.warmup_epochs or 0)
-                progress.record(settings.stage, epoch, metrics, self.model, warmed_up)
+                progress.record(settings.name, epoch, metrics, self.model, warmed_up)
                 stopping = (
-                    converged or progress.epochs_since_best >= settings.early_stopping_patience
+                    converged
+                    or progress.epochs_since_best >= settings.settings.early_stopping_patience
                 )
-                progress.completed = stopping or epoch == settings.epochs - 1
+                progress.completed = stopping or epoch == settings.settings.epochs - 1
                 if settings.last_checkpoint_path:
                     state = last_checkpoint(
                         settings, self.identity, self.model, self.optimiser, self.rng, progress
@@ -281,7 +288,7 @@ class StageTrainer:
             return self._result(progress)
 
     def _result(self, progress: Progress) -> StageResult:
-        stage = self.settings.stage
+        stage = self.settings.name
         final = checkpoint_from_model(self.model, stage, progress.last_epoch, progress.last_metrics)
         best = progress.best or final  # a stage that ended within its warm-up
         if self.settings.clustering:
@@ -297,7 +304,7 @@ def train_stage(
     model: ContrastiveVAEDEC,
     train: MouseTensors,
     validation: MouseTensors,
-    settings: StageSettings,
+    settings: Stage,
     on_epoch_end: OnEpochEnd | None = None,
     resume_state: dict[str, Any] | None = None,
 ) -> StageResult:

@@ -23,7 +23,7 @@ import torch
 from audiometric_clustering.model import ContrastiveVAEDEC, MouseTensors
 from audiometric_clustering.training.checkpoints import checkpoint_from_model
 from audiometric_clustering.training.optimiser import Optimiser
-from audiometric_clustering.training.settings import PARAMETERS_ENTRY, StageSettings
+from audiometric_clustering.training.settings import Stage
 
 logger = logging.getLogger(__name__)
 
@@ -42,7 +42,7 @@ def _digest(tensors: list[torch.Tensor]) -> str:
 
 
 def stage_identity(
-    settings: StageSettings,
+    settings: Stage,
     model: ContrastiveVAEDEC,
     train: MouseTensors,
     validation: MouseTensors,
@@ -50,16 +50,12 @@ def stage_identity(
     """Everything that makes a stage's result, by the name a user would change it under:
     the seed and each setting (``loss_weights.kl``), the model's configuration
     (``model.latent_dim``), its starting weights and the training and validation data."""
-    identity = {}
-    for name, value in asdict(settings).items():
-        if name in HOW_IT_RUNS or name == "stage" or value is None:
+    identity = {"seed": repr(settings.seed)}
+    for name, value in settings.settings.model_dump().items():
+        if name in HOW_IT_RUNS or value is None:
             continue
-        if isinstance(value, dict):  # the objective and clustering settings, by YAML key
-            for key, inner in value.items():
-                if key == "weights":
-                    identity |= {f"loss_weights.{term}": repr(w) for term, w in inner.items()}
-                elif key != "terms" and inner is not None:
-                    identity[key] = repr(inner)
+        if name == "loss_weights":
+            identity |= {f"loss_weights.{term}": repr(w) for term, w in value.items()}
         else:
             identity[name] = repr(value)
     identity |= {f"model.{key}": repr(value) for key, value in model.config.to_dict().items()}
@@ -125,7 +121,7 @@ class Progress:
 
 
 def last_checkpoint(
-    settings: StageSettings,
+    settings: Stage,
     identity: dict[str, str],
     model: ContrastiveVAEDEC,
     optimiser: Optimiser,
@@ -135,7 +131,7 @@ def last_checkpoint(
     """Everything needed to continue exactly: weights, optimiser, schedule, RNG, progress,
     and the stage's identity to check a resume against."""
     checkpoint = checkpoint_from_model(
-        model, settings.stage, progress.last_epoch, progress.last_metrics
+        model, settings.name, progress.last_epoch, progress.last_metrics
     )
     random_state = {"torch": torch.get_rng_state(), "numpy": rng.bit_generator.state}
     if torch.cuda.is_available() and next(model.parameters()).is_cuda:
@@ -146,7 +142,7 @@ def last_checkpoint(
 
 def restore(
     state: dict[str, Any],
-    settings: StageSettings,
+    settings: Stage,
     identity: dict[str, str],
     model: ContrastiveVAEDEC,
     optimiser: Optimiser,
@@ -155,9 +151,9 @@ def restore(
     """Load a last checkpoint into the stage's model, optimiser and random state, after
     checking that it was written by a run with this ``identity``."""
     differences = identity_differences(state.get("identity", {}), identity)
-    if state["stage"] != settings.stage or differences:
-        entry = PARAMETERS_ENTRY.get(settings.stage, settings.stage)
-        what = differences if state["stage"] == settings.stage else [f"stage {state['stage']}"]
+    if state["stage"] != settings.name or differences:
+        entry = settings.entry
+        what = differences if state["stage"] == settings.name else [f"stage {state['stage']}"]
         raise ValueError(
             f"{entry}: cannot resume from {settings.last_checkpoint_path or 'the checkpoint'}: "
             f"it was written with {'; '.join(what)}. Resume with the settings it was written "
@@ -170,13 +166,13 @@ def restore(
     if "cuda" in state["rng"] and next(model.parameters()).is_cuda:
         torch.cuda.set_rng_state_all(state["rng"]["cuda"])
     progress = Progress(**state["progress"])
-    logger.info("%s: resuming after epoch %d", settings.stage, progress.last_epoch + 1)
+    logger.info("%s: resuming after epoch %d", settings.name, progress.last_epoch + 1)
     return progress
 
 
-def load_resume_state(settings: StageSettings) -> dict[str, Any] | None:
+def load_resume_state(settings: Stage) -> dict[str, Any] | None:
     """The last checkpoint when ``resume`` is on and one exists, else None (a fresh start)."""
-    if not settings.resume or not settings.last_checkpoint_path:
+    if not settings.settings.resume or not settings.last_checkpoint_path:
         return None
     path = Path(settings.last_checkpoint_path)
     if not path.is_file():
@@ -186,7 +182,7 @@ def load_resume_state(settings: StageSettings) -> dict[str, Any] | None:
 
 
 def epoch_metrics(
-    settings: StageSettings,
+    settings: Stage,
     epoch: int,
     train_terms: list[float],
     validation_terms: list[float],
@@ -203,15 +199,13 @@ def epoch_metrics(
     metrics |= {f"val_loss_{n}": v for n, v in zip(names, validation_terms, strict=True)}
     metrics["lr"] = learning_rate
     if not all(math.isfinite(value) for value in metrics.values()):
-        raise FloatingPointError(f"{settings.stage} epoch {epoch}: {metrics}")
+        raise FloatingPointError(f"{settings.name} epoch {epoch}: {metrics}")
     return metrics
 
 
-def log_progress(
-    settings: StageSettings, epoch: int, metrics: dict[str, float], stopping: bool
-) -> None:
+def log_progress(settings: Stage, epoch: int, metrics: dict[str, float], stopping: bool) -> None:
     """A progress line every ``log_every_n_epochs`` epochs, and at the first and last."""
-    every, epochs = settings.log_every_n_epochs, settings.epochs
+    every, epochs = settings.settings.log_every_n_epochs, settings.settings.epochs
     if not (epoch == 0 or epoch == epochs - 1 or stopping or (epoch + 1) % every == 0):
         return
     clusters = ""
@@ -223,7 +217,7 @@ def log_progress(
         )
     logger.info(
         "%s epoch %d/%d: loss %.4f val %.4f lr %.2e%s (%.2f s)%s",
-        settings.stage,
+        settings.name,
         epoch + 1,
         epochs,
         metrics["loss"],

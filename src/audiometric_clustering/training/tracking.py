@@ -10,7 +10,7 @@ import mlflow
 from audiometric_clustering.model import ContrastiveVAEDEC, MouseTensors
 from audiometric_clustering.training.loop import StageResult, train_stage
 from audiometric_clustering.training.progress import load_resume_state
-from audiometric_clustering.training.settings import StageSettings
+from audiometric_clustering.training.settings import Stage
 
 
 def log_metrics(
@@ -49,11 +49,11 @@ def train_stage_tracked(
     model: ContrastiveVAEDEC,
     train: MouseTensors,
     validation: MouseTensors,
-    settings: StageSettings,
+    settings: Stage,
 ) -> StageResult:
     """``train_stage`` as the pipeline nodes run it: every epoch's metrics logged to MLflow as
-    ``<stage>/<name>``, continuing from the stage's last checkpoint when ``settings.resume``."""
-    with epoch_logger(settings.stage) as on_epoch_end:
+    ``<stage>/<name>``, continuing from the stage's last checkpoint when ``settings.settings.resume``."""
+    with epoch_logger(settings.name) as on_epoch_end:
         return train_stage(
             model,
             train,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +19,7 @@ STAGE = "joint"
 def train_jointly(
     initialised_model: dict[str, Any],
     model_input: pd.DataFrame,
-    params_joint_training: dict[str, Any],
+    params_joint_training: Mapping[str, Any],
     seed: int,
     resume_checkpoint: Path,
 ) -> tuple[dict[str, Any], dict[str, Any], dict[str, list[float]]]:

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
 from audiometric_clustering.model import ContrastiveVAEDEC, model_config_from
+from audiometric_clustering.model.config import ModelSettings
 from audiometric_clustering.training.batching import split_tensors
 from audiometric_clustering.training.runtime import seed_everything
 from audiometric_clustering.training.settings import stage_settings
@@ -19,8 +21,8 @@ STAGE = "pretrain"
 def pretrain(
     model_input: pd.DataFrame,
     preprocessor_state: dict[str, Any],
-    params_model: dict[str, Any],
-    params_pretraining: dict[str, Any],
+    params_model: Mapping[str, Any],
+    params_pretraining: Mapping[str, Any],
     seed: int,
     resume_checkpoint: Path,
 ) -> tuple[dict[str, Any], dict[str, Any], dict[str, list[float]]]:
@@ -31,7 +33,7 @@ def pretrain(
     ``resume_checkpoint`` file is rewritten after every epoch.
     """
     settings = stage_settings(params_pretraining, seed, STAGE, str(resume_checkpoint))
-    config = model_config_from(params_model, preprocessor_state)
+    config = model_config_from(ModelSettings.from_params(params_model), preprocessor_state)
     train, validation = split_tensors(model_input, config.abr_scale)
     seed_everything(seed)
     model = ContrastiveVAEDEC(config)
