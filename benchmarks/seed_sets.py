@@ -32,11 +32,11 @@ from kedro.config import OmegaConfigLoader
 from matplotlib import pyplot as plt
 
 from audiometric_clustering.evaluation.ground_truth import align_truth
+from audiometric_clustering.evaluation.scoring import ScoringSettings, score_clustering
 from audiometric_clustering.evaluation.settings import EvaluationSettings
 from audiometric_clustering.pipelines.stability import nodes
 from audiometric_clustering.stability import tables
 from audiometric_clustering.stability.members import MemberResult, MemberSpec
-from audiometric_clustering.stability.scores import ScoringSettings, score_clustering
 
 #: Scores on which the consensus must be at least as good as the median member (issue 17);
 #: which way is better is ``tables.QUALITY_SCORES``'.

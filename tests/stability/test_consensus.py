@@ -8,6 +8,12 @@ import pytest
 from scipy.cluster.hierarchy import fcluster, linkage
 from scipy.spatial.distance import pdist, squareform
 
+from audiometric_clustering.evaluation.scoring import (
+    BEST_Q,
+    ENRICHED,
+    ENRICHED_ANY,
+    HEARING_LOSS_CLUSTER,
+)
 from audiometric_clustering.stability.consensus import (
     average_linkage,
     best_match_jaccard,
@@ -24,12 +30,6 @@ from audiometric_clustering.stability.consensus import (
     reference_member,
     select_k,
     stable_line_rates,
-)
-from audiometric_clustering.stability.scores import (
-    BEST_Q,
-    ENRICHED,
-    ENRICHED_ANY,
-    HEARING_LOSS_CLUSTER,
 )
 
 K = 4

@@ -9,6 +9,7 @@ import pytest
 from sklearn.metrics import adjusted_rand_score
 
 from audiometric_clustering.evaluation.ground_truth import AFFECTED, PLANTED_PATTERN
+from audiometric_clustering.evaluation.scoring import ScoringSettings, score_clustering
 from audiometric_clustering.evaluation.settings import EvaluationSettings
 from audiometric_clustering.impc.schema import CENTRE, LINE_ID, SPECIMEN_ID
 from audiometric_clustering.pipelines.stability.nodes import (
@@ -18,7 +19,6 @@ from audiometric_clustering.pipelines.stability.nodes import (
     report_stability,
 )
 from audiometric_clustering.stability.members import MemberResult, MemberSpec
-from audiometric_clustering.stability.scores import ScoringSettings, score_clustering
 from tests.evaluation.mice import build_mice
 from tests.parameters import parameters, with_changes
 

@@ -17,8 +17,8 @@ from scipy.optimize import linear_sum_assignment
 from sklearn.metrics import adjusted_rand_score
 
 from audiometric_clustering.evaluation.enrichment import CLUSTER
+from audiometric_clustering.evaluation.scoring import BEST_Q, ENRICHED, ENRICHED_ANY
 from audiometric_clustering.impc.schema import LINE_ID
-from audiometric_clustering.stability.scores import BEST_Q, ENRICHED, ENRICHED_ANY
 
 #: Columns of the line-stability table.
 SHARE_ENRICHED = "share_enriched"  # of members, in a hearing-loss cluster

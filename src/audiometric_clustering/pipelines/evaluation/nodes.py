@@ -23,7 +23,6 @@ from audiometric_clustering.evaluation.assignments import (
 from audiometric_clustering.evaluation.characterisation import cluster_labels, threshold_summary
 from audiometric_clustering.evaluation.comparison import (
     METHOD,
-    ScoringSettings,
     mlflow_metric_names,
     score_methods,
 )
@@ -40,6 +39,7 @@ from audiometric_clustering.evaluation.report import (
     report_notes,
     top_enriched_lines,
 )
+from audiometric_clustering.evaluation.scoring import ScoringSettings, Separation
 from audiometric_clustering.evaluation.settings import EvaluationSettings
 from audiometric_clustering.impc.schema import (
     ABR_OBSERVED,
@@ -169,30 +169,28 @@ def compare_methods(
     seed: int,
 ) -> pd.DataFrame:
     """The comparison table: model and baselines, every metric, one row each."""
-    evaluation = EvaluationSettings.from_params(params)
-    settings = ScoringSettings(
-        min_line_size=evaluation.min_line_size,
-        fdr=evaluation.fdr,
-        silhouette_sample_size=evaluation.silhouette_sample_size,
-        seed=seed,
-    )
+    settings = EvaluationSettings.from_params(params)
     spaces = feature_spaces(
-        model_input, embeddings[LATENT], pretrained[LATENT], evaluation.line_shrinkage
+        model_input, embeddings[LATENT], pretrained[LATENT], settings.line_shrinkage
     )
     aligned = align_truth(truth, model_input)
     if aligned is None:
         logger.info("No ground truth shares lines with these data; truth scores skipped.")
-    reference = read_gene_list(evaluation.reference_gene_list)
+    reference = read_gene_list(settings.reference_gene_list)
+    separations = {
+        method: Separation(
+            space, spaces[GMM_REFERENCED], settings.silhouette_sample_size, seed, reference
+        )
+        for method, space in spaces.items()
+    }
     return score_methods(
         model_input,
         assignments,
-        spaces,
-        spaces[GMM_REFERENCED],
+        separations,
         labels,
         enrichment,
         aligned,
-        reference,
-        settings,
+        ScoringSettings.from_evaluation(settings),
     )
 
 

@@ -1,4 +1,4 @@
-"""Stage 1 nodes: build the model and pretrain it as a VAE (reconstruction + KL)."""
+"""Stage 1 node: build the model and pretrain it as a VAE (reconstruction + KL)."""
 
 from __future__ import annotations
 
@@ -8,12 +8,11 @@ from typing import Any
 
 import pandas as pd
 
-from audiometric_clustering.model import ContrastiveVAEDEC, model_config_from
 from audiometric_clustering.model.config import ModelSettings
-from audiometric_clustering.training.batching import split_tensors
-from audiometric_clustering.training.runtime import seed_everything
-from audiometric_clustering.training.settings import stage_settings
-from audiometric_clustering.training.tracking import train_stage_tracked
+from audiometric_clustering.training import stages
+from audiometric_clustering.training.progress import load_resume_state
+from audiometric_clustering.training.settings import Stage, TrainingSettings
+from audiometric_clustering.training.tracking import epoch_logger
 
 STAGE = "pretrain"
 
@@ -32,11 +31,15 @@ def pretrain(
     history; every epoch's metrics also go to MLflow as ``pretrain/<name>``, and the
     ``resume_checkpoint`` file is rewritten after every epoch.
     """
-    settings = stage_settings(params_pretraining, seed, STAGE, str(resume_checkpoint))
-    config = model_config_from(ModelSettings.from_params(params_model), preprocessor_state)
-    train, validation = split_tensors(model_input, config.abr_scale)
-    seed_everything(seed)
-    model = ContrastiveVAEDEC(config)
-    model.set_pca_scaling(train.pca)
-    result = train_stage_tracked(model, train, validation, settings)
+    settings = TrainingSettings.from_params(params_pretraining, "pretraining")
+    stage = Stage(STAGE, settings, seed, str(resume_checkpoint))
+    with epoch_logger(STAGE) as on_epoch_end:
+        result = stages.pretrain(
+            model_input,
+            preprocessor_state,
+            ModelSettings.from_params(params_model),
+            stage,
+            on_epoch_end,
+            load_resume_state(stage),
+        )
     return result.best, result.final, result.history

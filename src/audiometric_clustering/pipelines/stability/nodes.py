@@ -12,6 +12,7 @@ import pandas as pd
 from matplotlib.figure import Figure
 
 from audiometric_clustering.evaluation.ground_truth import align_truth
+from audiometric_clustering.evaluation.scoring import Scoring, ScoringSettings, score_clustering
 from audiometric_clustering.evaluation.settings import EvaluationSettings
 from audiometric_clustering.model.config import ModelSettings
 from audiometric_clustering.stability import plots, tables
@@ -29,7 +30,6 @@ from audiometric_clustering.stability.consensus import (
 )
 from audiometric_clustering.stability.members import MemberParams, MemberResult, train_member
 from audiometric_clustering.stability.report import build_report
-from audiometric_clustering.stability.scores import Scoring, ScoringSettings, score_clustering
 from audiometric_clustering.stability.settings import StabilitySettings
 from audiometric_clustering.stability.tracking import log_member_run
 from audiometric_clustering.training.cluster_init import ClusterInitSettings

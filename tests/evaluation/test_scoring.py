@@ -9,11 +9,11 @@ import pandas as pd
 import pytest
 
 from audiometric_clustering.evaluation.ground_truth import AFFECTED, PLANTED_PATTERN
+from audiometric_clustering.evaluation.scoring import ENRICHED, ScoringSettings, score_clustering
 from audiometric_clustering.evaluation.settings import EvaluationSettings
 from audiometric_clustering.impc.schema import CENTRE, LINE_ID
 from audiometric_clustering.stability.members import MemberSpec
 from audiometric_clustering.stability.plots import ari_matrix, stability_by_k
-from audiometric_clustering.stability.scores import ENRICHED, ScoringSettings, score_clustering
 from audiometric_clustering.stability.tables import (
     ari_table,
     consensus_versus_members,
