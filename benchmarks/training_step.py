@@ -116,9 +116,8 @@ def step_runner(trainer: StageTrainer, rows: int | None = None) -> Callable[[], 
     that has almost no data, i.e. the per-step overhead of launching its operations.
     """
     batches = trainer.plan_epoch(trainer.train_data, trainer.rng)
-    target = None
-    if trainer.objective.uses_clusters:
-        target = trainer.epoch_target(batches, trainer.train_assignment())
+    trainer.clusters.start()
+    target = trainer.clusters.epoch_target(batches)
     full = [(a, b) for a, b in batches.plan.batches() if b - a > 0.95 * trainer.settings.batch_size]
     bounds = itertools.cycle(full)
 
@@ -218,18 +217,17 @@ def main() -> None:
                 f"({compiled_step / statistics.median(wall):.2f}x the eager step)"
             )
         print(f"  validation pass: {1e3 * timed(trainer.validate, trainer.device):.0f} ms")
-        assignment = trainer.train_assignment() if trainer.objective.uses_clusters else None
-        if assignment is not None:
+        if trainer.objective.uses_clusters:
             print(
-                f"  DEC target pass: {1e3 * timed(trainer.train_assignment, trainer.device):.0f} ms"
+                f"  DEC target pass: {1e3 * timed(trainer.clusters.start, trainer.device):.0f} ms"
             )
+        trainer.clusters.start()
         seconds = []
         for epoch in range(args.epochs):
             began = time.perf_counter()
-            trainer.train_epoch(epoch, assignment)
+            trainer.train_epoch(epoch)
             trainer.validate()
-            if assignment is not None:
-                assignment = trainer.train_assignment()
+            trainer.clusters.after_epoch(epoch, {})  # the pass that measures the clusters
             synchronise(trainer.device)
             seconds.append(time.perf_counter() - began)
             print(f"  epoch {epoch}: {seconds[-1]:.2f} s, resident {resident_mib():.0f} MiB")

@@ -22,7 +22,7 @@ from audiometric_clustering.training.cluster_init import (
     control_distance,
     initialise_centres,
 )
-from audiometric_clustering.training.diagnostics import (
+from audiometric_clustering.training.clustering import (
     cluster_statistics,
     collapse_message,
     split_largest_into_empty,

@@ -199,6 +199,19 @@ class Objective:
         warming = self.warming_terms
         return [self.weights[name] * (ramp if name in warming else 1.0) for name in self.terms]
 
+    def epoch_losses(
+        self, epoch: int, train_terms: list[float], validation_terms: list[float]
+    ) -> dict[str, float]:
+        """An epoch's losses, total and per term: the training loss with this epoch's
+        (warming-up) weights, the validation loss with the full weights from the first
+        epoch, so that the choice of the best checkpoint compares equal objectives."""
+        weights, full = self.weights_at(epoch), self.weights_at(None)
+        losses = {"loss": sum(w * t for w, t in zip(weights, train_terms, strict=True))}
+        losses |= {f"loss_{n}": v for n, v in zip(self.terms, train_terms, strict=True)}
+        losses["val_loss"] = sum(w * t for w, t in zip(full, validation_terms, strict=True))
+        losses |= {f"val_loss_{n}": v for n, v in zip(self.terms, validation_terms, strict=True)}
+        return losses
+
     def __call__(self, batch: Batch) -> Tensor:
         """The loss terms of one batch, stacked in ``terms`` order (float32)."""
         return torch.stack([TERMS[name].compute(batch, self).float() for name in self.terms])

@@ -9,7 +9,7 @@ from typing import Any
 import pandas as pd
 
 from audiometric_clustering.training import stages
-from audiometric_clustering.training.progress import load_resume_state
+from audiometric_clustering.training.progress import Progress
 from audiometric_clustering.training.settings import Stage, TrainingSettings
 from audiometric_clustering.training.tracking import epoch_logger
 
@@ -34,6 +34,6 @@ def train_jointly(
     stage = Stage(STAGE, settings, seed, str(resume_checkpoint))
     with epoch_logger(STAGE) as on_epoch_end:
         result = stages.train_jointly(
-            initialised_model, model_input, stage, on_epoch_end, load_resume_state(stage)
+            initialised_model, model_input, stage, on_epoch_end, Progress.saved_state(stage)
         )
     return result.best, result.final, result.history

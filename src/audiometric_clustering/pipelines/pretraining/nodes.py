@@ -10,7 +10,7 @@ import pandas as pd
 
 from audiometric_clustering.model.config import ModelSettings
 from audiometric_clustering.training import stages
-from audiometric_clustering.training.progress import load_resume_state
+from audiometric_clustering.training.progress import Progress
 from audiometric_clustering.training.settings import Stage, TrainingSettings
 from audiometric_clustering.training.tracking import epoch_logger
 
@@ -40,6 +40,6 @@ def pretrain(
             ModelSettings.from_params(params_model),
             stage,
             on_epoch_end,
-            load_resume_state(stage),
+            Progress.saved_state(stage),
         )
     return result.best, result.final, result.history
