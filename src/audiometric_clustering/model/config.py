@@ -17,8 +17,6 @@ from audiometric_clustering.impc.schema import (
 )
 from audiometric_clustering.yaml_settings import Expect, Interval, Refusal, YamlSettings
 
-#: Input widths that the data fixes, not the parameters.
-DATA_WIDTHS = ("n_continuous", "n_pca", "n_frequencies")
 #: The categorical columns the decoder may be conditioned on (``decoder_covariates``).
 COVARIATES = tuple(name.removeprefix("cat_") for name in CATEGORICAL_FEATURES)
 Width = Annotated[int, Ge(1)]

@@ -16,6 +16,7 @@ from audiometric_clustering.evaluation.scoring import Scoring, ScoringSettings, 
 from audiometric_clustering.evaluation.settings import EvaluationSettings
 from audiometric_clustering.model.config import ModelSettings
 from audiometric_clustering.stability import plots, tables
+from audiometric_clustering.stability.agreement import select_k
 from audiometric_clustering.stability.cluster import Outcome, open_client, run_jobs
 from audiometric_clustering.stability.consensus import (
     SHARE_ENRICHED,
@@ -25,7 +26,6 @@ from audiometric_clustering.stability.consensus import (
     dissolve_unstable_normal,
     line_stability,
     merge_normal_hearing,
-    select_k,
     stable_line_rates,
 )
 from audiometric_clustering.stability.members import MemberParams, MemberResult, train_member
