@@ -17,7 +17,7 @@ from pydantic import model_validator
 
 from audiometric_clustering.model.contrastive import MIN_TEMPERATURE
 from audiometric_clustering.model.objective import TERMS, Objective
-from audiometric_clustering.yaml_settings import Refusal, YamlSettings, named
+from audiometric_clustering.yaml_settings import Refusal, YamlSettings, describe, named
 
 #: The parameters entry of each stage, for messages that name the key a user would edit.
 PARAMETERS_ENTRY = {"pretrain": "pretraining", "joint": "joint_training"}
@@ -52,10 +52,10 @@ class ClusteringSettings:
 class TrainingSettings(YamlSettings):
     """How to optimise one stage, and what (``loss_weights``, see model/objective.py).
 
-    The terms' own settings are needed when a weighted term reads them: ``abr_noise_db``
-    with ``abr``, ``contrastive_temperature`` with ``contrastive``, ``warmup_epochs`` with a
-    clustering term; the keys of :data:`CLUSTERING_KEYS` in a stage with clustering terms,
-    and only there. Those that a stage does not need are absent (None).
+    The terms' own settings are required when a weighted term reads them: ``abr_noise_db``
+    with ``abr``, ``contrastive_temperature`` with ``contrastive``; the keys of
+    :data:`CLUSTERING_KEYS` in a stage with clustering terms, and only there. Those that a
+    stage does not need may be absent (None).
     """
 
     epochs: Annotated[int, Ge(1)]
@@ -74,7 +74,7 @@ class TrainingSettings(YamlSettings):
     loss_weights: Annotated[dict[str, Annotated[float, Ge(0)]], named(TERMS, "terms")]
     abr_noise_db: Annotated[float, Gt(0)] | None = None
     contrastive_temperature: Annotated[float, Ge(MIN_TEMPERATURE)] | None = None
-    warmup_epochs: Annotated[int, Ge(0)] | None = None
+    warmup_epochs: Annotated[int, Ge(0)]
     target_update_interval: Annotated[int, Ge(0)] | None = None
     assignment_change_tolerance: Annotated[float, Ge(0), Le(1)] | None = None
     max_cluster_share: Annotated[float, Ge(1e-12), Le(1)] | None = None
@@ -82,12 +82,13 @@ class TrainingSettings(YamlSettings):
 
     @classmethod
     def required_keys(cls, values: Mapping[str, Any]) -> set[str]:
-        """DEC's keys are required with clustering terms (the terms' own are checked below)."""
+        """Besides every key without a default, those the weighted terms read."""
         weights = values.get("loss_weights")
         terms = set(weights) if isinstance(weights, Mapping) else set()
-        return super().required_keys(values) | (
-            set(CLUSTERING_KEYS) if _uses_clusters(terms) else set()
-        )
+        needed = {key for key, term in _TERM_KEYS.items() if term in terms}
+        if _uses_clusters(terms):
+            needed |= set(CLUSTERING_KEYS)
+        return super().required_keys(values) | needed
 
     @model_validator(mode="after")
     def _consistent(self) -> TrainingSettings:
@@ -98,9 +99,9 @@ class TrainingSettings(YamlSettings):
                 self.min_learning_rate,
             )
         terms = set(self.loss_weights)
-        for key, needed, expected in _TERM_KEYS:
-            if needed(terms) and getattr(self, key) is None:
-                raise Refusal(expected, key, None)
+        for key, term in _TERM_KEYS.items():
+            if term in terms and getattr(self, key) is None:
+                raise Refusal(describe(type(self).model_fields[key]), key, None)
         extra = [key for key in CLUSTERING_KEYS if getattr(self, key) is not None]
         if extra and not _uses_clusters(terms):
             raise Refusal(f"{extra} apply only to a stage with clustering terms")
@@ -127,16 +128,8 @@ def _uses_clusters(terms: set[str]) -> bool:
     return any(TERMS[name].uses_clusters for name in terms if name in TERMS)
 
 
-#: The terms' own settings: the key, whether the weighted terms need it, what it must be.
-_TERM_KEYS = (
-    ("abr_noise_db", lambda terms: "abr" in terms, "a number > 0"),
-    (
-        "contrastive_temperature",
-        lambda terms: "contrastive" in terms,
-        f"a number >= {MIN_TEMPERATURE:g}",
-    ),
-    ("warmup_epochs", _uses_clusters, "an integer >= 0"),
-)
+#: The terms' own settings, by the term that reads them.
+_TERM_KEYS = {"abr_noise_db": "abr", "contrastive_temperature": "contrastive"}
 
 
 @dataclass(frozen=True)
