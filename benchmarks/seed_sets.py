@@ -32,10 +32,11 @@ from kedro.config import OmegaConfigLoader
 from matplotlib import pyplot as plt
 
 from audiometric_clustering.evaluation.ground_truth import align_truth
+from audiometric_clustering.evaluation.scoring import ScoringSettings, score_clustering
+from audiometric_clustering.evaluation.settings import EvaluationSettings
 from audiometric_clustering.pipelines.stability import nodes
 from audiometric_clustering.stability import tables
 from audiometric_clustering.stability.members import MemberResult, MemberSpec
-from audiometric_clustering.stability.scores import ScoringSettings, score_clustering
 
 #: Scores on which the consensus must be at least as good as the median member (issue 17);
 #: which way is better is ``tables.QUALITY_SCORES``'.
@@ -78,7 +79,7 @@ def consensus_over_sets(
     truth = align_truth(truth_file, mice)
     if truth is None:
         raise ValueError(f"{project}: no synthetic truth for the model input's lines")
-    settings = ScoringSettings.from_params(params["evaluation"])
+    settings = ScoringSettings.from_evaluation(EvaluationSettings.from_params(params["evaluation"]))
     assignments = pd.read_parquet(run / "07_model_output/stability/member_assignments.parquet")
     members = pd.read_csv(members_file)
     members = members[members["status"] == "ok"].sort_values([tables.K, "seed"])

@@ -89,14 +89,10 @@ def trainer_for(
     settings_module = importlib.import_module(f"{package}.training.settings")
     runtime = importlib.import_module(f"{package}.training.runtime")
     model_module = importlib.import_module(f"{package}.model")
+    model_settings = importlib.import_module(f"{package}.model.config").ModelSettings
     columns = importlib.import_module(f"{package}.impc.schema").CATEGORICAL_FEATURES
     entry = {"pretrain": "pretraining", "joint": "joint_training"}[stage]
-    params = default_parameters(entry) | {
-        "num_threads": threads,
-        "device": device,
-        "last_checkpoint_path": None,
-        **changes,
-    }
+    params = default_parameters(entry) | {"num_threads": threads, "device": device, **changes}
     settings = settings_module.stage_settings(params, 42, stage)
     vocabularies = {
         column: [str(v) for v in range(size)]
@@ -104,7 +100,9 @@ def trainer_for(
     }
     runtime.seed_everything(42)
     model = model_module.ContrastiveVAEDEC(
-        model_module.model_config_from(default_parameters("model"), {"vocabularies": vocabularies})
+        model_module.model_config_from(
+            model_settings.from_params(default_parameters("model")), {"vocabularies": vocabularies}
+        )
     )
     model.set_pca_scaling(train.pca)
     return loop.StageTrainer(model, train, validation, settings)
@@ -118,9 +116,8 @@ def step_runner(trainer: StageTrainer, rows: int | None = None) -> Callable[[], 
     that has almost no data, i.e. the per-step overhead of launching its operations.
     """
     batches = trainer.plan_epoch(trainer.train_data, trainer.rng)
-    target = None
-    if trainer.objective.uses_clusters:
-        target = trainer.epoch_target(batches, trainer.train_assignment())
+    trainer.clusters.start()
+    target = trainer.clusters.epoch_target(batches)
     full = [(a, b) for a, b in batches.plan.batches() if b - a > 0.95 * trainer.settings.batch_size]
     bounds = itertools.cycle(full)
 
@@ -220,18 +217,17 @@ def main() -> None:
                 f"({compiled_step / statistics.median(wall):.2f}x the eager step)"
             )
         print(f"  validation pass: {1e3 * timed(trainer.validate, trainer.device):.0f} ms")
-        assignment = trainer.train_assignment() if trainer.objective.uses_clusters else None
-        if assignment is not None:
+        if trainer.objective.uses_clusters:
             print(
-                f"  DEC target pass: {1e3 * timed(trainer.train_assignment, trainer.device):.0f} ms"
+                f"  DEC target pass: {1e3 * timed(trainer.clusters.start, trainer.device):.0f} ms"
             )
+        trainer.clusters.start()
         seconds = []
         for epoch in range(args.epochs):
             began = time.perf_counter()
-            trainer.train_epoch(epoch, assignment)
+            trainer.train_epoch(epoch)
             trainer.validate()
-            if assignment is not None:
-                assignment = trainer.train_assignment()
+            trainer.clusters.after_epoch(epoch, {})  # the pass that measures the clusters
             synchronise(trainer.device)
             seconds.append(time.perf_counter() - began)
             print(f"  epoch {epoch}: {seconds[-1]:.2f} s, resident {resident_mib():.0f} MiB")

@@ -8,8 +8,8 @@ from typing import Any
 
 import yaml
 
+from audiometric_clustering.evaluation.characterisation import LabelRules
 from audiometric_clustering.impc.synthetic import SyntheticSettings
-from audiometric_clustering.impc.synthetic.settings import RUN_KEYS
 
 CONF = Path(__file__).resolve().parents[1] / "conf" / "base"
 
@@ -24,9 +24,13 @@ def parameters(entry: str) -> dict[str, Any]:
 
 
 def synthetic_settings() -> SyntheticSettings:
-    """The synthetic generator's default settings (``params:synthetic`` minus what to make)."""
-    values = parameters("synthetic")
-    return SyntheticSettings.from_params({k: v for k, v in values.items() if k not in RUN_KEYS})
+    """The synthetic generator's default settings (``params:synthetic``)."""
+    return SyntheticSettings.from_params(parameters("synthetic"))
+
+
+def label_rules() -> LabelRules:
+    """The evaluation's cluster-label rules (``params:evaluation.labels``)."""
+    return LabelRules.from_params(parameters("evaluation")["labels"])
 
 
 def with_changes(entry: str, **changes: Any) -> dict[str, Any]:

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from audiometric_clustering.parameter_checks import RULES, check_parameters
+from audiometric_clustering.parameter_checks import SETTINGS, check_parameters
 from audiometric_clustering.settings import CONFIG_LOADER_ARGS, CONFIG_LOADER_CLASS
 
 CONF = Path(__file__).resolve().parents[1] / "conf"
@@ -21,7 +21,7 @@ def _defaults() -> dict:
     return values
 
 
-ENTRIES = {"seed", "model", "pretraining", "joint_training", "synthetic", "stability", *RULES}
+ENTRIES = {"seed", *SETTINGS}
 
 
 def test_the_shipped_configurations_pass() -> None:

@@ -10,8 +10,10 @@ from audiometric_clustering.evaluation.characterisation import (
     elevation_above_controls,
     threshold_summary,
 )
+from tests.parameters import parameters
 
-RULES = LabelRules()  # mild 10, moderate 25, severe 40, profound 55; flat ratio 0.5
+LABELS = parameters("evaluation")["labels"]
+RULES = LabelRules.from_params(LABELS)  # mild 10, moderate 25, severe 40, profound 55; flat 0.5
 
 
 def _audiogram(*levels: float) -> dict[str, float]:
@@ -39,20 +41,25 @@ def test_describe_audiogram_on_hand_made_audiograms(levels, expected):
 
 
 def test_cutoffs_are_parameters():
-    strict = LabelRules(
-        severity_db={"mild": 1.0, "moderate": 2.0, "severe": 3.0, "profound": 4.0},
-        flat_ratio=0.1,
+    strict = LabelRules.from_params(
+        LABELS
+        | {
+            "severity_db": {"mild": 1.0, "moderate": 2.0, "severe": 3.0, "profound": 4.0},
+            "flat_ratio": 0.1,
+        }
     )
     assert describe_audiogram(_audiogram(2, 3, 1, 4, 5), strict) == ("profound", "flat")
 
 
 def test_label_rules_reject_inconsistent_cutoffs():
     with pytest.raises(ValueError, match="increase"):
-        LabelRules(severity_db={"mild": 30, "moderate": 20, "severe": 35, "profound": 50})
+        LabelRules.from_params(
+            LABELS | {"severity_db": {"mild": 30, "moderate": 20, "severe": 35, "profound": 50}}
+        )
     with pytest.raises(ValueError, match="flat_ratio"):
-        LabelRules(flat_ratio=1.5)
-    with pytest.raises(ValueError, match="unknown frequencies"):
-        LabelRules(bands={"high": ["40kHz"]})
+        LabelRules.from_params(LABELS | {"flat_ratio": 1.5})
+    with pytest.raises(ValueError, match=r"bands.high = \['40kHz'\]: expected a list of names"):
+        LabelRules.from_params(LABELS | {"bands": {**LABELS["bands"], "high": ["40kHz"]}})
 
 
 def _pattern_labels(patterns: np.ndarray) -> np.ndarray:

@@ -17,21 +17,17 @@ from audiometric_clustering.evaluation.assignments import (
     feature_spaces,
 )
 from audiometric_clustering.evaluation.characterisation import (
-    LabelRules,
     cluster_labels,
     threshold_summary,
 )
-from audiometric_clustering.evaluation.comparison import (
-    ScoringSettings,
-    comparison_table,
-    mlflow_metric_names,
-    score_method,
-)
+from audiometric_clustering.evaluation.comparison import comparison_table, mlflow_metric_names
 from audiometric_clustering.evaluation.enrichment import line_cluster_enrichment
 from audiometric_clustering.evaluation.ground_truth import align_truth
+from audiometric_clustering.evaluation.scoring import ScoringSettings, Separation, score_clustering
 from audiometric_clustering.impc.schema import ABR_FEATURES, CENTRE, LINE_ID, SPECIMEN_ID
+from tests.parameters import label_rules
 
-SETTINGS = ScoringSettings(min_line_size=3, fdr=0.05, silhouette_sample_size=100, seed=0)
+SETTINGS = ScoringSettings(min_line_size=3, fdr=0.05, labels=label_rules())
 
 
 def test_cluster_predictions_table():
@@ -86,12 +82,15 @@ def test_baselines_run_in_their_spaces_and_keep_cluster_counts(mice_and_patterns
 def _score(mice, patterns, labels, truth):
     n_clusters = int(labels.max()) + 1
     table = cluster_labels(
-        threshold_summary(mice, labels, n_clusters), labels, n_clusters, LabelRules()
+        threshold_summary(mice, labels, n_clusters), labels, n_clusters, label_rules()
     )
     enrichment = line_cluster_enrichment(mice, labels, n_clusters, 3)
     abr = mice[list(ABR_FEATURES)].to_numpy()
     reference = frozenset({"DeafA", "DeafB", "Absent"})
-    return score_method(mice, labels, abr, abr, table, enrichment, truth, reference, SETTINGS)
+    separation = Separation(abr, abr, sample_size=100, seed=0, reference_genes=reference)
+    return score_clustering(
+        mice, labels, n_clusters, truth, SETTINGS, table, enrichment, separation
+    ).scores
 
 
 def test_pattern_clusters_beat_random_clusters_on_every_axis(mice_and_patterns):
@@ -132,10 +131,11 @@ def test_pattern_clusters_beat_random_clusters_on_every_axis(mice_and_patterns):
 def test_scores_skip_reference_and_truth_when_absent(mice_and_patterns):
     mice, patterns = mice_and_patterns
     labels = (patterns == "profound").astype(np.int64)
-    table = cluster_labels(threshold_summary(mice, labels, 2), labels, 2, LabelRules())
+    table = cluster_labels(threshold_summary(mice, labels, 2), labels, 2, label_rules())
     enrichment = line_cluster_enrichment(mice, labels, 2, 3)
     abr = mice[list(ABR_FEATURES)].to_numpy()
-    row = score_method(mice, labels, abr, abr, table, enrichment, None, None, SETTINGS)
+    separation = Separation(abr, abr, sample_size=100, seed=0, reference_genes=None)
+    row = score_clustering(mice, labels, 2, None, SETTINGS, table, enrichment, separation).scores
     assert "line_recall" not in row and "reference_genes_found" not in row
     assert row["clusters_used"] == 2
 

@@ -78,7 +78,7 @@ def _null_truth(mice: pd.DataFrame) -> pd.DataFrame:
 
 
 def _false_positive_rates(mice: pd.DataFrame, labels: np.ndarray) -> dict[str, float]:
-    """Null-line false-positive rates as score_method counts them, with no hearing-loss
+    """Null-line false-positive rates as score_clustering counts them, with no hearing-loss
     cluster (none of these mice has a loss)."""
     n_clusters = int(labels.max()) + 1
     enrichment = line_cluster_enrichment(mice, labels, n_clusters, min_line_size=3)

@@ -4,11 +4,11 @@ import numpy as np
 
 from audiometric_clustering.evaluation import plots
 from audiometric_clustering.evaluation.characterisation import (
-    LabelRules,
     cluster_labels,
     threshold_summary,
 )
 from audiometric_clustering.evaluation.enrichment import line_cluster_enrichment
+from tests.parameters import label_rules
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
@@ -22,7 +22,7 @@ def test_every_plot_writes_a_png(mice_and_patterns, tmp_path):
     mice, patterns = mice_and_patterns
     labels = np.select([patterns == "high_frequency", patterns == "profound"], [1, 2], 0)
     summary = threshold_summary(mice, labels, 4)
-    table = cluster_labels(summary, labels, 4, LabelRules())
+    table = cluster_labels(summary, labels, 4, label_rules())
     latent = np.random.default_rng(0).normal(size=(len(mice), 5))
     figures = {
         "training_curves": plots.training_curves(

@@ -20,6 +20,7 @@ from audiometric_clustering.impc.preprocessing import (
     day_correction_summary,
     fit_preprocessor,
 )
+from audiometric_clustering.impc.settings import DataProcessingSettings
 from tests.impc.frames import export, mice
 
 
@@ -124,7 +125,7 @@ def _shifted_day_fitted(
     params["control_reference"]["concurrent_controls"] = concurrent
     params["control_reference"]["concurrent_controls_on_controls"] = on_controls
     params["reference_range"]["min_controls"] = 10
-    return frame, fit_preprocessor(frame, params)
+    return frame, fit_preprocessor(frame, DataProcessingSettings.from_params(params))
 
 
 def test_a_null_line_on_a_shifted_day_reads_like_its_controls_only_with_concurrent_controls(

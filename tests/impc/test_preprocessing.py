@@ -19,6 +19,7 @@ from audiometric_clustering.impc.preprocessing import (
     apply_preprocessor,
     fit_preprocessor,
 )
+from audiometric_clustering.impc.settings import DataProcessingSettings
 from audiometric_clustering.impc.validation import validate_export
 from tests.impc.frames import export, mice
 
@@ -40,6 +41,10 @@ def _two_centres() -> pd.DataFrame:
     return frame
 
 
+def _fit(frame: pd.DataFrame, params: dict) -> dict:
+    return fit_preprocessor(frame, DataProcessingSettings.from_params(params))
+
+
 def _params(processing_params, **reference):
     params = json.loads(json.dumps(processing_params))
     params["control_reference"].update(reference)
@@ -52,7 +57,7 @@ def _features(model_input: pd.DataFrame) -> np.ndarray:
 
 def test_control_referencing_removes_centre_offsets(processing_params):
     frame = _two_centres()
-    state = fit_preprocessor(frame, processing_params)
+    state = _fit(frame, processing_params)
     out = apply_preprocessor(frame, state)
     overall = np.array([state["baselines"]["overall"][f] for f in schema.FREQUENCIES])
     np.testing.assert_allclose(
@@ -65,7 +70,7 @@ def test_control_referencing_removes_centre_offsets(processing_params):
 
 def test_without_referencing_the_features_are_the_raw_thresholds(processing_params):
     frame = _two_centres()
-    state = fit_preprocessor(frame, _params(processing_params, enabled=False))
+    state = _fit(frame, _params(processing_params, enabled=False))
     out = apply_preprocessor(frame, state)
     np.testing.assert_allclose(_features(out), out[list(schema.RAW_ABR)].to_numpy())
 
@@ -75,7 +80,7 @@ def test_small_matched_groups_fall_back_to_the_centre(processing_params):
     frame.loc[frame.index[:2], schema.EQUIPMENT_MODEL] = "Old rig"  # two A controls: too few
     frame.loc[frame.index[:2], list(schema.THRESHOLD_COLUMNS.values())] += 10.0
     frame.loc[frame.index[12], schema.EQUIPMENT_MODEL] = "Old rig"  # one A mutant on it
-    state = fit_preprocessor(frame, _params(processing_params, min_group_controls=4))
+    state = _fit(frame, _params(processing_params, min_group_controls=4))
     levels = baseline_summary(frame, state)["mice_by_level"]["6kHz"]
     assert levels == {"group": 21, "centre": 3, "overall": 0}
     out = apply_preprocessor(frame, state)
@@ -93,7 +98,7 @@ def test_missing_thresholds_are_imputed_as_a_typical_control_and_masked(processi
     frame = _two_centres()
     click = schema.THRESHOLD_COLUMNS["click"]
     frame.loc[frame[schema.CENTRE] == "B", click] = np.nan  # click not measured at centre B
-    state = fit_preprocessor(frame, processing_params)
+    state = _fit(frame, processing_params)
     out = apply_preprocessor(frame, state)
     at_b = out[schema.CENTRE] == "B"
     assert (out.loc[at_b, "observed_click"] == 0.0).all()
@@ -106,7 +111,7 @@ def test_missing_thresholds_are_imputed_as_a_typical_control_and_masked(processi
 def test_features_are_clipped_to_the_decoder_range(processing_params):
     frame = _two_centres()
     frame.loc[frame[schema.GENE] == "Hf", schema.THRESHOLD_COLUMNS["30kHz"]] = 120.0
-    out = apply_preprocessor(frame, fit_preprocessor(frame, processing_params))
+    out = apply_preprocessor(frame, _fit(frame, processing_params))
     assert out["abr_30kHz"].max() == 100.0 and out["abr_30kHz"].min() >= 0.0
 
 
@@ -114,7 +119,7 @@ def test_metadata_is_standardised_and_encoded_from_the_training_split(processing
     frame = _two_centres()
     frame.loc[frame[schema.GENE] == "Wt", schema.SPLIT] = "validation"
     frame.loc[0, schema.WEIGHT] = np.nan
-    state = fit_preprocessor(frame, processing_params)
+    state = _fit(frame, processing_params)
     out = apply_preprocessor(frame, state)
     train = out[schema.SPLIT] == "train"
     assert state["vocabularies"]["cat_sex"] == ["female"]  # males are only in validation
@@ -130,7 +135,7 @@ def test_metadata_is_standardised_and_encoded_from_the_training_split(processing
 def cohort_and_state(synthetic_export, processing_params):
     clean, _ = validate_export(synthetic_export, n_clusters=12, min_line_size=3)
     cohort, _ = build_cohort(clean, min_line_size=3, validation_fraction=0.1, seed=42)
-    return cohort, fit_preprocessor(cohort, processing_params)
+    return cohort, _fit(cohort, processing_params)
 
 
 def test_model_input_follows_the_contract(cohort_and_state):
@@ -174,7 +179,7 @@ def test_real_sample_controls_line_up_across_centres(real_sample, processing_par
 
     clean, _ = validate_export(read_export(real_sample), n_clusters=12, min_line_size=3)
     cohort, _ = build_cohort(clean, min_line_size=3, validation_fraction=0.1, seed=42)
-    out = apply_preprocessor(cohort, fit_preprocessor(cohort, processing_params))
+    out = apply_preprocessor(cohort, _fit(cohort, processing_params))
     controls = out.loc[out[schema.IS_CONTROL]]
     raw_spread = np.ptp(controls.groupby(schema.CENTRE)["raw_12kHz"].median())
     referenced_spread = np.ptp(controls.groupby(schema.CENTRE)["abr_12kHz"].median())
@@ -195,7 +200,7 @@ def _spread_controls(pca_scale: str, processing_params) -> pd.DataFrame:
     frame[schema.SPLIT] = "train"
     params = json.loads(json.dumps(processing_params)) | {"pca_scale": pca_scale}
     params["reference_range"]["min_controls"] = 10
-    out = apply_preprocessor(frame, fit_preprocessor(frame, params))
+    out = apply_preprocessor(frame, _fit(frame, params))
     return out[list(schema.PCA_FEATURES)].groupby(out[schema.CENTRE]).std()
 
 
@@ -210,6 +215,6 @@ def test_the_harmonised_pca_does_not_see_how_widely_a_centres_controls_spread(
 
 def test_a_preprocessor_state_of_another_version_is_refused(processing_params):
     frame = _two_centres()
-    state = fit_preprocessor(frame, processing_params) | {"version": 1}
+    state = _fit(frame, processing_params) | {"version": 1}
     with pytest.raises(ValueError, match="version 1.*data_processing"):
         apply_preprocessor(frame, state)

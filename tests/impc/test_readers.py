@@ -2,8 +2,8 @@ import pandas as pd
 import pytest
 
 from audiometric_clustering.impc import schema
+from audiometric_clustering.impc.errors import InvalidExportError
 from audiometric_clustering.impc.readers import expand_metadata, read_export, write_export
-from audiometric_clustering.impc.validation import InvalidExportError
 from tests.impc.frames import THRESHOLDS, export, mice
 
 

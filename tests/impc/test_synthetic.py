@@ -1,5 +1,3 @@
-from dataclasses import replace
-
 import numpy as np
 import pandas as pd
 import pytest
@@ -14,7 +12,6 @@ from audiometric_clustering.impc.synthetic import (
     SyntheticSettings,
     generate_synthetic_export,
 )
-from audiometric_clustering.impc.synthetic.settings import RUN_KEYS
 from audiometric_clustering.impc.validation import validate_export
 from tests.parameters import parameters, synthetic_settings
 
@@ -49,7 +46,13 @@ def clean(settings) -> tuple[pd.DataFrame, pd.DataFrame]:
 @pytest.fixture(scope="module")
 def heavy(settings) -> SyntheticSettings:
     """Default nuisance, but 30% of lines planted: enough loss to reach every ceiling."""
-    return replace(settings, planted=replace(settings.planted, line_share=0.3))
+    return _changed(settings, "planted", line_share=0.3)
+
+
+def _changed(settings: SyntheticSettings, section: str, **changes) -> SyntheticSettings:
+    """``settings`` with ``changes`` in one of its sections (``planted``, ``recording``)."""
+    changed = getattr(settings, section).model_copy(update=changes)
+    return settings.model_copy(update={section: changed})
 
 
 def _control_residuals(data: pd.DataFrame) -> pd.DataFrame:
@@ -84,27 +87,29 @@ def test_export_has_the_real_columns_and_the_truth_its_own(messy):
 
 
 def test_settings_come_from_the_yaml_and_name_a_bad_key_and_value(settings):
-    params = parameters("synthetic")
-    effects = {k: v for k, v in params.items() if k not in RUN_KEYS}
+    effects = parameters("synthetic")
     assert SyntheticSettings.from_params(effects) == settings
     bad = {**effects, "sporadic_loss": {**effects["sporadic_loss"], "control_share": 1.5}}
     with pytest.raises(ValueError, match=r"synthetic\.sporadic_loss\.control_share = 1\.5"):
         SyntheticSettings.from_params(bad)
     typo = {**effects, "recording": {**effects["recording"], "ceilings": True}}
-    with pytest.raises(ValueError, match=r"synthetic\.recording: unknown key\(s\) \['ceilings'\]"):
+    with pytest.raises(
+        ValueError, match=r"synthetic\.recording: unknown parameters \['ceilings'\]"
+    ):
         SyntheticSettings.from_params(typo)
     missing = {k: v for k, v in effects.items() if k != "cohorts"}
-    with pytest.raises(ValueError, match=r"synthetic\.cohorts is missing"):
+    with pytest.raises(ValueError, match=r"synthetic: missing parameters \['cohorts'\]"):
         SyntheticSettings.from_params(missing)
     patterns = {**effects["planted"]["patterns"], "tinnitus": {"weight": 1, "size_db": [1, 2]}}
     unknown = {**effects, "planted": {**effects["planted"], "patterns": patterns}}
-    with pytest.raises(ValueError, match=r"synthetic\.planted\.patterns\.tinnitus: unknown"):
+    unknown_pattern = r"synthetic\.planted\.patterns: unknown patterns \['tinnitus'\]"
+    with pytest.raises(ValueError, match=unknown_pattern):
         SyntheticSettings.from_params(unknown)
 
 
 def test_switching_one_effect_off_changes_only_that_effect(messy, settings):
     export, truth = generate_synthetic_export(
-        N_MICE, seed=11, settings=replace(settings, missing_values=False)
+        N_MICE, seed=11, settings=_changed(settings, "recording", missing_values=False)
     )
     pd.testing.assert_frame_equal(truth, messy[1])
     measured = messy[0][THRESHOLDS].notna()
@@ -191,7 +196,9 @@ def test_no_response_is_recorded_at_each_centres_ceiling(heavy):
     assert (export[THRESHOLDS].to_numpy() <= truth[["ceiling_db"]].to_numpy()).all(
         where=export[THRESHOLDS].notna().to_numpy()
     )
-    off = generate_synthetic_export(6000, seed=3, settings=replace(heavy, centre_ceilings=False))
+    off = generate_synthetic_export(
+        6000, seed=3, settings=_changed(heavy, "recording", centre_ceilings=False)
+    )
     highest = off[0].groupby(schema.CENTRE)[THRESHOLDS].max().max(axis=1)
     assert highest[["HMGU", "CCP-IMG", "WTSI"]].gt(95).all() and highest.max() == 100
     assert off[1]["ceiling_db"].eq(100).all()
@@ -296,7 +303,7 @@ def test_effect_sizes_vary_by_line_within_each_patterns_range_and_by_mouse(heavy
     planted = lines.loc[lines["pattern"] != NO_PATTERN]
     assert set(planted["pattern"]) == set(PATTERN_SHAPES)
     assert planted["pattern"].value_counts().idxmax() == "high_frequency"
-    ranges = np.array([heavy.planted.size_db[p] for p in planted["pattern"]])
+    ranges = np.array([heavy.planted.patterns[p].size_db for p in planted["pattern"]])
     place = (planted["size_db"] - ranges[:, 0]) / (ranges[:, 1] - ranges[:, 0])
     assert place.between(0, 1).all() and place.std() == pytest.approx(0.29, abs=0.05)  # uniform
     affected = truth.loc[truth["affected"]]
@@ -305,12 +312,12 @@ def test_effect_sizes_vary_by_line_within_each_patterns_range_and_by_mouse(heavy
 
 
 def test_without_variation_every_line_of_a_pattern_has_the_same_size(settings):
-    fixed = replace(settings.planted, sizes_vary_by_line=False, mouse_spread=0.0)
-    truth = generate_synthetic_export(4000, seed=2, settings=replace(settings, planted=fixed))[1]
+    fixed = _changed(settings, "planted", sizes_vary_by_line=False, mouse_spread=0.0)
+    truth = generate_synthetic_export(4000, seed=2, settings=fixed)[1]
     lines = _lines(truth)
     planted = lines.loc[lines["pattern"] != NO_PATTERN]
     for pattern, rows in planted.groupby("pattern"):
-        assert rows["size_db"].eq(np.mean(settings.planted.size_db[pattern])).all()
+        assert rows["size_db"].eq(np.mean(settings.planted.patterns[pattern].size_db)).all()
     affected = truth.loc[truth["affected"]]
     assert affected["mouse_effect_db"].eq(affected["line_effect_db"]).all()
 
@@ -333,7 +340,7 @@ def test_recessive_heterozygote_lines_carry_none_when_the_gene_has_a_homozygote_
     assert lines.loc[silent, "size_db"].eq(0).all()
     expressed = lines.loc[gene_planted & ~silent]
     assert expressed["pattern"].eq(expressed["gene_pattern"]).all()
-    dominant = replace(heavy, planted=replace(heavy.planted, recessive=False))
+    dominant = _changed(heavy, "planted", recessive=False)
     lines = _lines(generate_synthetic_export(6000, seed=3, settings=dominant)[1])
     assert lines["pattern"].eq(lines["gene_pattern"]).all()
 

@@ -3,11 +3,8 @@ import pandas as pd
 import pytest
 
 from audiometric_clustering.impc import schema
-from audiometric_clustering.impc.validation import (
-    VALIDATED_COLUMNS,
-    InvalidExportError,
-    validate_export,
-)
+from audiometric_clustering.impc.errors import InvalidExportError
+from audiometric_clustering.impc.validation import VALIDATED_COLUMNS, validate_export
 from tests.impc.frames import THRESHOLDS, export, mice
 
 TWELVE_KHZ = schema.THRESHOLD_COLUMNS["12kHz"]

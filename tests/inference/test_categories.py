@@ -6,6 +6,7 @@ import numpy as np
 
 from audiometric_clustering.impc import schema
 from audiometric_clustering.impc.preprocessing import apply_preprocessor, fit_preprocessor
+from audiometric_clustering.impc.settings import DataProcessingSettings
 from audiometric_clustering.inference.categories import (
     describe_unseen,
     unseen_columns_per_mouse,
@@ -13,8 +14,9 @@ from audiometric_clustering.inference.categories import (
     unseen_value_counts,
 )
 from tests.impc.frames import export, mice
+from tests.parameters import parameters
 
-PARAMS = {
+PARAMS = parameters("data_processing") | {
     "feature_range_db": [0.0, 100.0],
     "n_pca_components": 2,
     "pca_scale": "harmonised",
@@ -31,7 +33,7 @@ PARAMS = {
 
 def _state() -> dict:
     training = export(mice(4, control=True), mice(4, gene="G1"), mice(4, centre="B", gene="G2"))
-    return fit_preprocessor(training, PARAMS)
+    return fit_preprocessor(training, DataProcessingSettings.from_params(PARAMS))
 
 
 def test_new_centre_and_equipment_are_unseen_but_missing_values_are_not() -> None:

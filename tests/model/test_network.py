@@ -15,6 +15,7 @@ from audiometric_clustering.model import (
     model_config_from,
 )
 from audiometric_clustering.model.attention import FrequencyAttention, _TokenAttention
+from audiometric_clustering.model.config import ModelSettings
 from audiometric_clustering.model.inputs import line_means
 from tests.parameters import parameters
 
@@ -38,7 +39,8 @@ def _inputs(n: int = 32, seed: int = 0) -> MouseTensors:
 
 def _config(**changes) -> ModelConfig:
     """The default sizes of conf/base/parameters_model.yml, with ``changes``."""
-    return ModelConfig(categorical_cardinalities=CARDINALITIES, **parameters("model") | changes)
+    settings = ModelSettings.from_params(parameters("model") | changes)
+    return ModelConfig(categorical_cardinalities=CARDINALITIES, **settings.model_dump())
 
 
 @pytest.fixture
@@ -143,7 +145,7 @@ def test_config_from_parameters_and_vocabularies() -> None:
         feature: [f"v{i}" for i in range(size - 1)]
         for feature, size in zip(CATEGORICAL_FEATURES, CARDINALITIES, strict=True)
     }
-    sizes = parameters("model") | {"n_clusters": 5, "latent_dim": 3}
+    sizes = ModelSettings.from_params(parameters("model") | {"n_clusters": 5, "latent_dim": 3})
     config = model_config_from(sizes, {"vocabularies": vocabularies})
     assert config.categorical_cardinalities == CARDINALITIES
     assert (config.n_clusters, config.latent_dim, config.n_frequencies) == (5, 3, 6)
@@ -156,11 +158,12 @@ def test_config_from_parameters_and_vocabularies() -> None:
     with pytest.raises(KeyError, match="cat_sex"):
         model_config_from(sizes, {"vocabularies": {}})
     with pytest.raises(
-        ValueError, match=r"unknown keys \['n_cluster'\], missing keys \['n_clusters'\]"
+        ValueError,
+        match=r"unknown parameters \['n_cluster'\], missing parameters \['n_clusters'\]",
     ):
-        sizes = {**parameters("model"), "n_cluster": 5}
-        del sizes["n_clusters"]
-        model_config_from(sizes, {"vocabularies": vocabularies})
+        values = {**parameters("model"), "n_cluster": 5}
+        del values["n_clusters"]
+        model_config_from(ModelSettings.from_params(values), {"vocabularies": vocabularies})
 
 
 @pytest.mark.parametrize(

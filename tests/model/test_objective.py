@@ -221,22 +221,3 @@ def test_pretraining_warms_up_the_kl_alone() -> None:
     )
     assert joint.warming_terms == ("clustering",)  # the latent is made: its KL stays as it is
     assert joint.weights_at(0) == [2.0, 0.25, 0.2]
-
-
-@pytest.mark.parametrize(
-    ("settings", "message"),
-    [
-        ({"weights": {"abr": 1.0, "kl2": 1.0}, "abr_noise_db": 5.0}, r"unknown terms \['kl2'\]"),
-        ({"weights": {"abr": -1.0}, "abr_noise_db": 5.0}, r"loss_weights.abr = -1.0"),
-        ({"weights": {"abr": 1.0}}, "abr_noise_db = None: expected a number > 0"),
-        ({"weights": {"contrastive": 1.0}, "warmup_epochs": 0}, "contrastive_temperature = None"),
-        (
-            {"weights": {"contrastive": 1.0}, "contrastive_temperature": 0.01, "warmup_epochs": 1},
-            "contrastive_temperature = 0.01: expected a number >= 0.02",
-        ),
-        ({"weights": {"clustering": 1.0}}, "warmup_epochs = None: expected an integer >= 0"),
-    ],
-)
-def test_objective_refuses_bad_settings_naming_them(settings: dict, message: str) -> None:
-    with pytest.raises(ValueError, match=message):
-        Objective(**settings)

@@ -32,7 +32,7 @@ from audiometric_clustering.model import ContrastiveVAEDEC, ModelConfig, MouseTe
 from audiometric_clustering.pipelines.evaluation import create_pipeline
 from audiometric_clustering.run_folders import relocate
 from audiometric_clustering.training.checkpoints import checkpoint_from_model
-from audiometric_clustering.training.cluster_init import initialise_centres
+from audiometric_clustering.training.cluster_init import ClusterInitSettings, initialise_centres
 from tests.evaluation.mice import build_mice
 from tests.parameters import parameters
 
@@ -63,10 +63,8 @@ def _checkpoints(mice: pd.DataFrame) -> tuple[dict, dict]:
     initialise_centres(
         model,
         MouseTensors.from_frame(mice, parameters("model")["abr_scale"]),
-        n_init=2,
-        max_iter=50,
+        ClusterInitSettings.from_params(parameters("cluster_init") | {"n_init": 2, "max_iter": 50}),
         seed=0,
-        weighting=parameters("cluster_init")["weighting"],
     )
     return pretrained, checkpoint_from_model(model, "joint", 2, {"val_loss": 0.5})
 

@@ -26,6 +26,7 @@ from audiometric_clustering.impc.control_baselines import (
     FROM_TRAINING_CENTRE,
     FROM_TRAINING_OVERALL,
 )
+from audiometric_clustering.impc.errors import InvalidExportError
 from audiometric_clustering.impc.lines import build_line_id
 from audiometric_clustering.impc.schema import (
     CENTRE,
@@ -34,7 +35,6 @@ from audiometric_clustering.impc.schema import (
     SPECIMEN_ID,
     THRESHOLD_COLUMNS,
 )
-from audiometric_clustering.impc.validation import InvalidExportError
 from audiometric_clustering.inference.assignment import FITS_NO_CLUSTER, UNSEEN_CATEGORIES
 from audiometric_clustering.pipeline_registry import register_pipelines
 from audiometric_clustering.pipelines.inference.packaging import INFERENCE_MODEL

@@ -186,5 +186,5 @@ def test_full_training_fails_with_the_real_error_last(project: Path) -> None:
     last_traceback = output[output.rindex("Traceback") :].splitlines()
     unindented = [line for line in last_traceback if line and not line.startswith(" ")]
     assert code != 0 and len(unindented) == 2, output[-3000:]
-    assert unindented[1].startswith("audiometric_clustering.impc.validation.InvalidExportError")
+    assert unindented[1].startswith("audiometric_clustering.impc.errors.InvalidExportError")
     assert "no knockout line" in unindented[1] and output.rstrip().endswith(last_traceback[-1])

@@ -8,28 +8,30 @@ import pytest
 from scipy.cluster.hierarchy import fcluster, linkage
 from scipy.spatial.distance import pdist, squareform
 
+from audiometric_clustering.evaluation.scoring import (
+    BEST_Q,
+    ENRICHED,
+    ENRICHED_ANY,
+    HEARING_LOSS_CLUSTER,
+)
+from audiometric_clustering.stability.agreement import (
+    best_match_jaccard,
+    match_clusters,
+    mean_pairwise_jaccard,
+    off_diagonal,
+    pairwise_ari,
+    reference_member,
+    select_k,
+)
 from audiometric_clustering.stability.consensus import (
     average_linkage,
-    best_match_jaccard,
     cluster_stability,
     consensus_clusters,
     dissolve_unstable_normal,
     item_consensus,
     line_stability,
-    match_clusters,
-    mean_pairwise_jaccard,
     merge_normal_hearing,
-    off_diagonal,
-    pairwise_ari,
-    reference_member,
-    select_k,
     stable_line_rates,
-)
-from audiometric_clustering.stability.scores import (
-    BEST_Q,
-    ENRICHED,
-    ENRICHED_ANY,
-    HEARING_LOSS_CLUSTER,
 )
 
 K = 4

@@ -9,6 +9,8 @@ import pytest
 from sklearn.metrics import adjusted_rand_score
 
 from audiometric_clustering.evaluation.ground_truth import AFFECTED, PLANTED_PATTERN
+from audiometric_clustering.evaluation.scoring import ScoringSettings, score_clustering
+from audiometric_clustering.evaluation.settings import EvaluationSettings
 from audiometric_clustering.impc.schema import CENTRE, LINE_ID, SPECIMEN_ID
 from audiometric_clustering.pipelines.stability.nodes import (
     build_consensus,
@@ -17,7 +19,6 @@ from audiometric_clustering.pipelines.stability.nodes import (
     report_stability,
 )
 from audiometric_clustering.stability.members import MemberResult, MemberSpec
-from audiometric_clustering.stability.scores import ScoringSettings, score_clustering
 from tests.evaluation.mice import build_mice
 from tests.parameters import parameters, with_changes
 
@@ -42,7 +43,7 @@ def trained() -> tuple[pd.DataFrame, pd.DataFrame, list[MemberResult], pd.DataFr
     )
     planted = np.array([CODES[p] for p in patterns])
     labels = {1: planted, 2: (planted + 1) % K, 3: (mice[CENTRE] == "B").to_numpy(np.int64)}
-    settings = ScoringSettings.from_params(EVALUATION)
+    settings = ScoringSettings.from_evaluation(EvaluationSettings.from_params(EVALUATION))
     results = [
         MemberResult(
             spec=MemberSpec(seed, K),

@@ -5,20 +5,19 @@ from __future__ import annotations
 
 import pytest
 
-from audiometric_clustering.stability.members import MemberSpec
-from audiometric_clustering.stability.settings import StabilitySettings
+from audiometric_clustering.stability.settings import MemberSpec, StabilitySettings
 from tests.parameters import parameters, with_changes
 
 
 def test_defaults_are_five_seeds_at_the_model_k() -> None:
-    settings = StabilitySettings.from_params(parameters("stability"), 12)
-    assert [str(m) for m in settings.members] == [f"k12_seed{s}" for s in (1, 2, 3, 4, 5)]
+    settings = StabilitySettings.from_params(parameters("stability"))
+    assert [str(m) for m in settings.members(12)] == [f"k12_seed{s}" for s in (1, 2, 3, 4, 5)]
     assert settings.cluster.address is None and settings.cluster.threads_per_worker == 1
 
 
 def test_a_grid_from_the_command_line_is_every_seed_at_every_k() -> None:
     params = with_changes("stability", seeds="7 8", n_clusters="8 10")
-    members = StabilitySettings.from_params(params, 12).members
+    members = StabilitySettings.from_params(params).members(12)
     assert members == [MemberSpec(7, 8), MemberSpec(8, 8), MemberSpec(7, 10), MemberSpec(8, 10)]
 
 
@@ -42,4 +41,4 @@ def test_a_grid_from_the_command_line_is_every_seed_at_every_k() -> None:
 )
 def test_bad_values_are_refused_by_name(change: dict, message: str) -> None:
     with pytest.raises(ValueError, match=message):
-        StabilitySettings.from_params(with_changes("stability", **change), 12)
+        StabilitySettings.from_params(with_changes("stability", **change))

@@ -7,18 +7,21 @@ from typing import Any
 import pandas as pd
 
 from audiometric_clustering.model import ContrastiveVAEDEC, model_config_from
+from audiometric_clustering.model.config import ModelSettings
+from audiometric_clustering.training import stages
 from audiometric_clustering.training.batching import split_tensors
-from audiometric_clustering.training.checkpoints import checkpoint_from_model, model_from_checkpoint
-from audiometric_clustering.training.cluster_init import initialise_centres
-from audiometric_clustering.training.loop import StageResult, train_stage
+from audiometric_clustering.training.cluster_init import ClusterInitSettings
+from audiometric_clustering.training.loop import StageResult
 from audiometric_clustering.training.runtime import seed_everything
-from audiometric_clustering.training.settings import StageSettings, stage_settings
+from audiometric_clustering.training.settings import Stage, stage_settings
 from tests.parameters import parameters, with_changes
 from tests.training.synthetic_frame import preprocessor_state
 
 N_CLUSTERS = 6
 #: The scale of thresholds the default model reads (model.abr_scale).
 SCALE = parameters("model")["abr_scale"]
+#: The default model with the tests' cluster count.
+MODEL = ModelSettings.from_params(parameters("model") | {"n_clusters": N_CLUSTERS})
 #: Small and quick, and never writing a resume checkpoint into the project's data/.
 FAST = {"epochs": 2, "batch_size": 128, "log_every_n_epochs": 1}
 #: The joint tests weight every term, the contrastive one (off by default) included.
@@ -26,42 +29,33 @@ JOINT = {"warmup_epochs": 2, "loss_weights": {"contrastive": 0.5}}
 
 
 def new_model(frame: pd.DataFrame, seed: int) -> ContrastiveVAEDEC:
+    """The model the pretraining stage starts from (as :func:`stages.pretrain` builds it)."""
     train, _ = split_tensors(frame, SCALE)
     seed_everything(seed)
-    sizes = parameters("model") | {"n_clusters": N_CLUSTERS}
-    model = ContrastiveVAEDEC(model_config_from(sizes, preprocessor_state()))
+    model = ContrastiveVAEDEC(model_config_from(MODEL, preprocessor_state()))
     model.set_pca_scaling(train.pca)
     return model
 
 
-def pretrain_settings(seed: int, **changes: Any) -> StageSettings:
+def pretrain_settings(seed: int, **changes: Any) -> Stage:
     return stage_settings(with_changes("pretraining", **(FAST | changes)), seed, "pretrain")
 
 
-def joint_settings(seed: int, **changes: Any) -> StageSettings:
+def joint_settings(seed: int, **changes: Any) -> Stage:
     return stage_settings(with_changes("joint_training", **(FAST | JOINT | changes)), seed, "joint")
 
 
 def pretrain(frame: pd.DataFrame, seed: int, **changes: Any) -> StageResult:
     settings = pretrain_settings(seed, **changes)
-    return train_stage(new_model(frame, seed), *split_tensors(frame, SCALE), settings)
+    return stages.pretrain(frame, preprocessor_state(), MODEL, settings)
 
 
 def initialise(frame: pd.DataFrame, pretrained: dict[str, Any], seed: int) -> dict[str, Any]:
-    model = model_from_checkpoint(pretrained)
-    summary = initialise_centres(
-        model,
-        split_tensors(frame, SCALE)[0],
-        n_init=3,
-        max_iter=300,
-        seed=seed,
-        weighting=parameters("cluster_init")["weighting"],
-    )
-    return checkpoint_from_model(model, "cluster_init", pretrained["epoch"], summary)
+    settings = ClusterInitSettings.from_params(parameters("cluster_init") | {"n_init": 3})
+    return stages.initialise_clusters(pretrained, frame, settings, seed)[0]
 
 
 def joint(
     frame: pd.DataFrame, initialised: dict[str, Any], seed: int, **changes: Any
 ) -> StageResult:
-    model = model_from_checkpoint(initialised).train()
-    return train_stage(model, *split_tensors(frame, SCALE), joint_settings(seed, **changes))
+    return stages.train_jointly(initialised, frame, joint_settings(seed, **changes))

@@ -17,8 +17,12 @@ from audiometric_clustering.training.checkpoints import (
     model_from_checkpoint,
     save_atomic,
 )
-from audiometric_clustering.training.cluster_init import control_distance, initialise_centres
-from audiometric_clustering.training.diagnostics import (
+from audiometric_clustering.training.cluster_init import (
+    ClusterInitSettings,
+    control_distance,
+    initialise_centres,
+)
+from audiometric_clustering.training.clustering import (
     cluster_statistics,
     collapse_message,
     split_largest_into_empty,
@@ -87,7 +91,8 @@ def test_embedding_shapes_ranges_and_batch_independence(model, frame) -> None:
 @pytest.mark.parametrize("weighting", ["none", "control_distance"])
 def test_cluster_init_writes_kmeans_centres(model, frame, weighting) -> None:
     train, _ = split_tensors(frame, SCALE)
-    summary = initialise_centres(model, train, n_init=4, max_iter=300, seed=0, weighting=weighting)
+    settings = ClusterInitSettings(n_init=4, max_iter=300, weighting=weighting)
+    summary = initialise_centres(model, train, settings, seed=0)
     latent = embed(model, train).latent_mean.astype(np.float64)
     weights = None
     if weighting == "control_distance":

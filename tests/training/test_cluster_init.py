@@ -6,7 +6,12 @@ import numpy as np
 import pytest
 from sklearn.metrics import adjusted_rand_score
 
-from audiometric_clustering.training.cluster_init import control_distance, fit_centres
+from audiometric_clustering.training.cluster_init import (
+    ClusterInitSettings,
+    control_distance,
+    fit_centres,
+)
+from tests.parameters import parameters
 
 
 def normal_mass_and_phenotypes(seed: int = 0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -56,6 +61,5 @@ def test_control_distance_weighting_refuses_data_without_enough_controls() -> No
 
 
 def test_an_unknown_weighting_is_named_in_the_error() -> None:
-    latent, is_control, _ = normal_mass_and_phenotypes()
     with pytest.raises(ValueError, match="'inverse'.*control_distance"):
-        fit_centres(latent, is_control, 5, "inverse", 1, 10, 0)
+        ClusterInitSettings.from_params(parameters("cluster_init") | {"weighting": "inverse"})

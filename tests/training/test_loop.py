@@ -13,7 +13,9 @@ import pytest
 import torch
 
 from audiometric_clustering.model import MouseTensors
+from audiometric_clustering.training.batching import split_tensors
 from audiometric_clustering.training.checkpoints import model_from_checkpoint
+from audiometric_clustering.training.loop import train_stage
 from audiometric_clustering.training.passes import embed
 from tests.training import stages
 from tests.training.stages import SCALE, initialise, joint, pretrain
@@ -123,15 +125,13 @@ def test_resume_continues_an_interrupted_stage_exactly(frame, tmp_path: Path) ->
     settings = replace(stages.pretrain_settings(5, epochs=4), last_checkpoint_path=str(last))
     model = stages.new_model(frame, 5)
     with pytest.raises(KeyboardInterrupt):
-        stages.train_stage(
-            model, *stages.split_tensors(frame, stages.SCALE), settings, crash_after_second_epoch
-        )
+        train_stage(model, *split_tensors(frame, stages.SCALE), settings, crash_after_second_epoch)
     state = torch.load(last, weights_only=True)
     assert state["epoch"] == 1 and "optimizer" in state and not state["progress"]["completed"]
 
-    resumed = stages.train_stage(
+    resumed = train_stage(
         stages.new_model(frame, 5),
-        *stages.split_tensors(frame, stages.SCALE),
+        *split_tensors(frame, stages.SCALE),
         settings,
         resume_state=state,
     )
@@ -139,9 +139,9 @@ def test_resume_continues_an_interrupted_stage_exactly(frame, tmp_path: Path) ->
     for name, tensor in uninterrupted.final["state_dict"].items():
         assert torch.equal(tensor, resumed.final["state_dict"][name]), name
 
-    completed = stages.train_stage(
+    completed = train_stage(
         stages.new_model(frame, 5),
-        *stages.split_tensors(frame, stages.SCALE),
+        *split_tensors(frame, stages.SCALE),
         settings,
         resume_state=torch.load(last, weights_only=True),
     )
@@ -162,14 +162,14 @@ def test_resume_refuses_a_checkpoint_of_other_settings_naming_them(
     """A completed checkpoint of seed 5 must not come back as the model of another run."""
     last = tmp_path / "last_pretrain.pt"
     written = replace(stages.pretrain_settings(5, epochs=2), last_checkpoint_path=str(last))
-    stages.train_stage(stages.new_model(frame, 5), *stages.split_tensors(frame, SCALE), written)
+    train_stage(stages.new_model(frame, 5), *split_tensors(frame, SCALE), written)
     other = replace(
         stages.pretrain_settings(seed, epochs=2, **changes), last_checkpoint_path=str(last)
     )
     with pytest.raises(ValueError, match=named) as refused:
-        stages.train_stage(
+        train_stage(
             stages.new_model(frame, seed),
-            *stages.split_tensors(frame, SCALE),
+            *split_tensors(frame, SCALE),
             other,
             resume_state=torch.load(last, weights_only=True),
         )
@@ -179,12 +179,12 @@ def test_resume_refuses_a_checkpoint_of_other_settings_naming_them(
 def test_resume_refuses_a_checkpoint_of_other_data(frame, tmp_path: Path) -> None:
     last = tmp_path / "last_pretrain.pt"
     settings = replace(stages.pretrain_settings(5, epochs=2), last_checkpoint_path=str(last))
-    stages.train_stage(stages.new_model(frame, 5), *stages.split_tensors(frame, SCALE), settings)
+    train_stage(stages.new_model(frame, 5), *split_tensors(frame, SCALE), settings)
     other = make_model_input(600, seed=1)
     with pytest.raises(ValueError, match=r"data = \w+ \(this run: \w+\)"):
-        stages.train_stage(
+        train_stage(
             stages.new_model(other, 5),
-            *stages.split_tensors(other, SCALE),
+            *split_tensors(other, SCALE),
             settings,
             resume_state=torch.load(last, weights_only=True),
         )
@@ -221,9 +221,9 @@ def test_an_emptied_cluster_is_reseeded(frame, pretrained, caplog) -> None:
 def test_on_epoch_end_gets_every_metric(frame, pretrained) -> None:
     calls: list[tuple[int, dict]] = []
     initialised = initialise(frame, pretrained.best, seed=0)
-    stages.train_stage(
+    train_stage(
         model_from_checkpoint(initialised),
-        *stages.split_tensors(frame, stages.SCALE),
+        *split_tensors(frame, stages.SCALE),
         stages.joint_settings(0),
         on_epoch_end=lambda epoch, metrics: calls.append((epoch, metrics)),
     )

@@ -70,3 +70,33 @@ def test_missing_parameters_are_named() -> None:
     del params["early_stopping_patience"], params["reseed_empty_clusters"]
     with pytest.raises(ValueError, match=r"missing parameters \['early_stopping_patience', "):
         stage_settings(params, 0, "joint")
+
+
+@pytest.mark.parametrize(
+    ("changes", "message"),
+    [
+        ({"loss_weights": {"abr": 1.0, "kl2": 1.0}}, r"unknown terms \['kl2'\]"),
+        ({"loss_weights": {"abr": -1.0}}, r"loss_weights.abr = -1.0"),
+        (
+            {"loss_weights": {"abr": 1.0}, "abr_noise_db": None},
+            "abr_noise_db = None: expected a number > 0",
+        ),
+        (
+            {"loss_weights": {"contrastive": 1.0}, "contrastive_temperature": None},
+            "contrastive_temperature = None",
+        ),
+        (
+            {"loss_weights": {"contrastive": 1.0}, "contrastive_temperature": 0.01},
+            "contrastive_temperature = 0.01: expected a number >= 0.02",
+        ),
+        (
+            {"loss_weights": {"clustering": 1.0}, "warmup_epochs": None},
+            "warmup_epochs = None: expected an integer >= 0",
+        ),
+    ],
+)
+def test_objective_refuses_bad_settings_naming_them(changes: dict, message: str) -> None:
+    """The objective's settings (model/objective.py) are a stage's YAML keys, checked with
+    the stage's settings; its weights replace the stage's."""
+    with pytest.raises(ValueError, match=message):
+        stage_settings(parameters("joint_training") | changes, 0, "joint")

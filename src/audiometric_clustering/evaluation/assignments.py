@@ -37,7 +37,6 @@ KMEANS_RAW = "kmeans_raw"
 GMM_REFERENCED = "gmm_referenced"
 KMEANS_PRETRAINED = "kmeans_pretrained_latent"
 GMM_LINE_SHRUNK = "gmm_line_shrunk"
-METHODS = (MODEL, KMEANS_RAW, GMM_REFERENCED, KMEANS_PRETRAINED, GMM_LINE_SHRUNK)
 
 #: Raw pure-tone thresholds; click is left out because whole centres never record it.
 RAW_TONES = tuple(column for column, f in zip(RAW_ABR, FREQUENCIES, strict=True) if f != "click")

@@ -9,10 +9,12 @@ them for readers who think in dB SPL.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from typing import Annotated, ClassVar, Literal
 
 import numpy as np
 import pandas as pd
+from annotated_types import Ge, Gt, Le, Len
+from pydantic import model_validator
 
 from audiometric_clustering.impc.schema import (
     ABR_FEATURES,
@@ -21,6 +23,7 @@ from audiometric_clustering.impc.schema import (
     IS_CONTROL,
     RAW_ABR,
 )
+from audiometric_clustering.yaml_settings import Expect, Refusal, YamlSettings
 
 CLUSTER = "cluster"
 RAW = "raw"
@@ -29,9 +32,38 @@ NORMAL = "normal"
 SEVERITIES = ("mild", "moderate", "severe", "profound")
 
 
-@dataclass(frozen=True)
-class LabelRules:
-    """Cutoffs (dB above controls) that turn a median audiogram into words.
+class SeverityBounds(YamlSettings):
+    """Lower bound (dB above controls) of each severity, applied to the worst band."""
+
+    mild: Annotated[float, Ge(0)]
+    moderate: Annotated[float, Ge(0)]
+    severe: Annotated[float, Ge(0)]
+    profound: Annotated[float, Ge(0)]
+
+    @model_validator(mode="after")
+    def _increasing(self) -> SeverityBounds:
+        bounds = [self.mild, self.moderate, self.severe, self.profound]
+        if bounds != sorted(bounds):
+            raise Refusal(f"expected bounds that increase from mild to profound, got {bounds}")
+        return self
+
+
+Band = Annotated[
+    list[Literal[FREQUENCIES]], Len(1), Expect(f"a list of names among {list(FREQUENCIES)}")
+]
+
+
+class Bands(YamlSettings):
+    """The frequency bands, averaged, whose contrast names the shape of a loss."""
+
+    low: Band
+    mid: Band
+    high: Band
+
+
+class LabelRules(YamlSettings):
+    """Cutoffs (dB above controls) that turn a median audiogram into words
+    (``params:evaluation.labels``).
 
     severity_db: lower bound of each severity, applied to the worst frequency band; below
         the "mild" bound a cluster is normal.
@@ -42,29 +74,11 @@ class LabelRules:
         (100 dB SPL) unevenly across frequencies: 75 vs 58 dB is still a flat, profound loss.
     """
 
-    severity_db: dict[str, float] = field(
-        default_factory=lambda: {"mild": 10.0, "moderate": 25.0, "severe": 40.0, "profound": 55.0}
-    )
-    bands: dict[str, list[str]] = field(
-        default_factory=lambda: {
-            "low": ["6kHz", "12kHz"],
-            "mid": ["18kHz"],
-            "high": ["24kHz", "30kHz"],
-        }
-    )
-    flat_ratio: float = 0.5
+    ENTRY: ClassVar[str] = "evaluation.labels"
 
-    def __post_init__(self) -> None:
-        if list(self.severity_db) != list(SEVERITIES):
-            raise ValueError(f"severity_db needs the keys {SEVERITIES} in that order")
-        bounds = list(self.severity_db.values())
-        if bounds != sorted(bounds):
-            raise ValueError(f"severity_db bounds must increase: {self.severity_db}")
-        if not 0.0 < self.flat_ratio <= 1.0:
-            raise ValueError(f"flat_ratio must lie in (0, 1], got {self.flat_ratio}")
-        unknown = {f for band in self.bands.values() for f in band} - set(FREQUENCIES)
-        if unknown:
-            raise ValueError(f"unknown frequencies in bands: {sorted(unknown)}")
+    severity_db: SeverityBounds
+    bands: Bands
+    flat_ratio: Annotated[float, Gt(0), Le(1)]
 
 
 def elevation_above_controls(mice: pd.DataFrame) -> np.ndarray:
@@ -129,14 +143,15 @@ def describe_audiogram(elevation_db: dict[str, float], rules: LabelRules) -> tup
     diluted into "mild" by normal low frequencies. Returns ("normal", "") below the mild bound
     and ("unknown", "") when no band has a measurement.
     """
-    band_levels = {band: _band_level(elevation_db, freqs) for band, freqs in rules.bands.items()}
+    bands = dict(rules.bands)
+    band_levels = {band: _band_level(elevation_db, freqs) for band, freqs in bands.items()}
     measured = {band: level for band, level in band_levels.items() if np.isfinite(level)}
     if not measured:
         return "unknown", ""
     worst_band = max(measured, key=measured.get)
     worst = measured[worst_band]
     severity = NORMAL
-    for name, bound in rules.severity_db.items():
+    for name, bound in dict(rules.severity_db).items():
         if worst >= bound:
             severity = name
     if severity == NORMAL:

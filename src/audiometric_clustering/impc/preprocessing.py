@@ -1,6 +1,6 @@
 """Turn validated mice into the model-input table, with a state that can transform new mice.
 
-``fit_preprocessor(frame, params) -> state`` learns everything from a cohort (control
+``fit_preprocessor(frame, settings) -> state`` learns everything from a cohort (control
 baselines, standardisation and vocabularies, PCA); ``apply_preprocessor(frame, state)``
 uses only that state plus, for control referencing, the controls of the frame it is given.
 The state is plain JSON (no pickle), so a later inference run can load it anywhere.
@@ -30,11 +30,17 @@ from audiometric_clustering.impc.control_baselines import (
     resolve_baselines,
     table_to_records,
 )
+from audiometric_clustering.impc.encoders import (
+    encode,
+    fit_continuous,
+    fit_pca,
+    fit_vocabularies,
+    pca_thresholds,
+)
 from audiometric_clustering.impc.lines import build_line_id, is_control
 from audiometric_clustering.impc.reference_range import (
     beyond_reference_range,
     fit_reference_range,
-    harmonised_thresholds,
 )
 from audiometric_clustering.impc.schema import (
     ABR_FEATURES,
@@ -57,13 +63,11 @@ from audiometric_clustering.impc.schema import (
     SPLIT,
     ZYGOSITY,
 )
+from audiometric_clustering.impc.settings import DataProcessingSettings
 from audiometric_clustering.impc.validation import THRESHOLDS
 
 STATE_VERSION = 4  # 2: trimmed-mean typical thresholds, the PCA's scale; 3: day shifts;
 #                     4: whether the controls' own day shifts are removed
-#: What the PCA summarises: thresholds with every centre's control reference range stretched
-#: onto the overall one (see ``harmonised_thresholds``), or the referenced dB themselves.
-PCA_SCALES: tuple[str, ...] = ("harmonised", "referenced")
 #: Split of mice transformed outside the training pipeline (a new file has no split).
 UNASSIGNED = "unassigned"
 MODEL_INPUT_COLUMNS: tuple[str, ...] = (
@@ -172,80 +176,39 @@ def control_reference_summary(frame: pd.DataFrame, state: Mapping[str, Any]) -> 
     }
 
 
-def _fit_continuous(train: pd.DataFrame) -> dict[str, dict[str, float]]:
-    stats = {}
-    for column in CONTINUOUS_METADATA:
-        values = train[column].astype("float64")
-        mean, std = values.mean(), values.std()
-        stats[column] = {
-            "mean": float(np.nan_to_num(mean)),
-            "std": float(std) if np.isfinite(std) and std > 0 else 1.0,
-        }
-    return stats
-
-
-def _fit_vocabularies(train: pd.DataFrame) -> dict[str, list[str]]:
-    """Sorted values seen in training; code i + 1 for the i-th value, 0 for anything else."""
-    return {
-        feature: sorted(train[column].dropna().astype("str").unique().tolist())
-        for feature, column in zip(CATEGORICAL_FEATURES, CATEGORICAL_METADATA, strict=True)
-    }
-
-
-def _fit_pca(features: np.ndarray, n_components: int) -> dict[str, list]:
-    """Principal axes of the ABR features; projections scaled to unit variance on training.
-
-    Unit variance keeps the PCA inputs (and their reconstruction loss) on the scale of the
-    other standardised metadata instead of tens of dB. Each axis's sign is fixed (largest
-    loading positive) so refits on the same data give the same features.
-    """
-    mean = features.mean(axis=0)
-    _, singular, axes = np.linalg.svd(features - mean, full_matrices=False)
-    axes = axes[:n_components]
-    axes *= np.sign(axes[np.arange(n_components), np.abs(axes).argmax(axis=1)])[:, None]
-    scale = singular[:n_components] / np.sqrt(max(len(features) - 1, 1))
-    variance = singular**2
-    return {
-        "mean": mean.tolist(),
-        "components": axes.tolist(),
-        "scale": np.where(scale > 0, scale, 1.0).tolist(),
-        "explained_variance_ratio": (variance[:n_components] / max(variance.sum(), 1e-12)).tolist(),
-    }
-
-
-def fit_preprocessor(frame: pd.DataFrame, params: Mapping[str, Any]) -> dict[str, Any]:
+def fit_preprocessor(frame: pd.DataFrame, settings: DataProcessingSettings) -> dict[str, Any]:
     """Learn the preprocessing from a cohort (validated mice with ``split``).
 
     Baselines come from all of the cohort's controls (they are references, not modelled
     outcomes, and :func:`apply_preprocessor` on this same table would use them anyway);
     standardisation, vocabularies and PCA come from the training split only.
     """
-    reference = params["control_reference"]
+    reference = settings.control_reference
     state: dict[str, Any] = {
         "version": STATE_VERSION,
         "frequencies": list(FREQUENCIES),
         "threshold_columns": list(THRESHOLDS),
-        "feature_range_db": [float(v) for v in params["feature_range_db"]],
+        "feature_range_db": [float(v) for v in settings.feature_range_db],
         "control_reference": {
-            "enabled": bool(reference["enabled"]),
-            "match_columns": list(reference["match_columns"]),
-            "min_group_controls": int(reference["min_group_controls"]),
+            "enabled": reference.enabled,
+            "match_columns": list(reference.match_columns),
+            "min_group_controls": reference.min_group_controls,
         },
     }
     state["baselines"] = {
         "overall": overall_baseline(frame, state["feature_range_db"]),
         "centre": table_to_records(control_baseline_table(frame, [CENTRE])),
-        "group": table_to_records(control_baseline_table(frame, reference["match_columns"])),
+        "group": table_to_records(control_baseline_table(frame, list(reference.match_columns))),
     }
     train_rows = (frame[SPLIT] == TRAIN).to_numpy() if SPLIT in frame else np.ones(len(frame), bool)
     train = frame.loc[train_rows]
     baselines = resolve_baselines(frame, state)
     state["concurrent_controls"] = {"enabled": False}
-    if reference["enabled"] and reference["concurrent_controls"]:
+    if reference.enabled and reference.concurrent_controls:
         referenced, observed = abr_features(frame, state, baselines)
         state["concurrent_controls"] = {
             "enabled": True,
-            "controls_corrected": bool(reference["concurrent_controls_on_controls"]),
+            "controls_corrected": reference.concurrent_controls_on_controls,
             **fit_day_shifts(
                 mouse_levels(referenced, observed, _overall_thresholds(state)),
                 is_control(frame).to_numpy(dtype=bool),
@@ -253,27 +216,26 @@ def fit_preprocessor(frame: pd.DataFrame, params: Mapping[str, Any]) -> dict[str
             ),
         }
     features, observed = abr_features(frame, state, baselines)
-    reference_range = params["reference_range"]
     state["reference_range"] = fit_reference_range(
         features,
         observed,
         is_control(frame).to_numpy(dtype=bool),
         frame[CENTRE],
-        float(reference_range["width_sd"]),
-        int(reference_range["min_controls"]),
+        settings.reference_range.width_sd,
+        settings.reference_range.min_controls,
     )
-    state["continuous"] = _fit_continuous(train)
-    state["vocabularies"] = _fit_vocabularies(train)
+    state["continuous"] = fit_continuous(train)
+    state["vocabularies"] = fit_vocabularies(train)
     state["categorical_columns"] = dict(
         zip(CATEGORICAL_FEATURES, CATEGORICAL_METADATA, strict=True)
     )
     state["pca"] = {
-        "scale_of_input": str(params["pca_scale"]),
-        **_fit_pca(
-            _pca_input(features, frame[CENTRE], state["reference_range"], params["pca_scale"])[
+        "scale_of_input": settings.pca_scale,
+        **fit_pca(
+            pca_thresholds(features, frame[CENTRE], state["reference_range"], settings.pca_scale)[
                 train_rows
             ],
-            int(params["n_pca_components"]),
+            settings.n_pca_components,
         ),
     }
     state["fitted_on"] = {
@@ -282,18 +244,6 @@ def fit_preprocessor(frame: pd.DataFrame, params: Mapping[str, Any]) -> dict[str
         "controls": int(is_control(frame).sum()),
     }
     return state
-
-
-def _pca_input(
-    features: np.ndarray, centres: pd.Series, reference_range: Mapping[str, Any], scale: str
-) -> np.ndarray:
-    if scale == "harmonised":
-        return harmonised_thresholds(features, centres, reference_range)
-    return features
-
-
-def _encode(values: pd.Series, vocabulary: list[str]) -> np.ndarray:
-    return pd.Index(vocabulary).get_indexer(values.astype("str")).astype("int64") + 1
 
 
 def apply_preprocessor(frame: pd.DataFrame, state: Mapping[str, Any]) -> pd.DataFrame:
@@ -328,14 +278,16 @@ def apply_preprocessor(frame: pd.DataFrame, state: Mapping[str, Any]) -> pd.Data
     beyond = beyond_reference_range(features, frame[CENTRE], state["reference_range"])
     columns.update(zip(BEYOND_RANGE_FEATURES, beyond.T, strict=True))
     pca = state["pca"]
-    pca_input = _pca_input(features, frame[CENTRE], state["reference_range"], pca["scale_of_input"])
+    pca_input = pca_thresholds(
+        features, frame[CENTRE], state["reference_range"], pca["scale_of_input"]
+    )
     projection = (pca_input - np.array(pca["mean"])) @ np.array(pca["components"]).T
     for feature, column in zip(CONTINUOUS_FEATURES, CONTINUOUS_METADATA, strict=True):
         stats = state["continuous"][column]
         standardised = (frame[column].to_numpy(dtype="float64") - stats["mean"]) / stats["std"]
         columns[feature] = np.nan_to_num(standardised, nan=0.0)
     for feature, column in state["categorical_columns"].items():
-        columns[feature] = _encode(frame[column], state["vocabularies"][feature])
+        columns[feature] = encode(frame[column], state["vocabularies"][feature])
     columns.update(zip(PCA_FEATURES, (projection / np.array(pca["scale"])).T, strict=True))
     columns[BASELINE_SOURCE] = baselines.source
     return pd.DataFrame(columns, columns=list(MODEL_INPUT_COLUMNS))

@@ -12,6 +12,7 @@ from typing import Literal
 
 import pandas as pd
 
+from audiometric_clustering.impc.errors import InvalidExportError, example_rows, export_error
 from audiometric_clustering.impc.schema import (
     FREQUENCIES,
     METADATA_COLUMNS,
@@ -19,7 +20,6 @@ from audiometric_clustering.impc.schema import (
     SPECIMEN_ID,
     THRESHOLD_COLUMNS,
 )
-from audiometric_clustering.impc.validation import InvalidExportError, example_rows, export_error
 
 Layout = Literal["wide", "long"]
 

@@ -1,20 +1,20 @@
 """Validation of an IMPC ABR export: fail fast on what cannot be used, count what is fixed.
 
-Fatal problems raise :class:`InvalidExportError` before anything is written, with a message
-that names the file, the column, example rows and what was expected. Recoverable problems
-(a few implausible values, missing click or weight, mice without thresholds) are fixed here
-and counted in the returned summary, which feeds the data-quality report.
+Fatal problems raise :class:`~audiometric_clustering.impc.errors.InvalidExportError` before
+anything is written, with a message that names the file, the column, example rows and what
+was expected. Recoverable problems (a few implausible values, missing click or weight, mice
+without thresholds) are fixed here and counted in the returned summary, which feeds the
+data-quality report.
 """
 
 from __future__ import annotations
 
 import difflib
-from collections.abc import Sequence
 from typing import Any
 
-import numpy as np
 import pandas as pd
 
+from audiometric_clustering.impc.errors import example_rows, export_error, source_of
 from audiometric_clustering.impc.lines import LINE_ID_PARTS, build_line_id, in_kept_line, is_control
 from audiometric_clustering.impc.schema import (
     CENTRE,
@@ -33,45 +33,6 @@ THRESHOLDS: tuple[str, ...] = tuple(THRESHOLD_COLUMNS[f] for f in FREQUENCIES)
 #: The columns of the validated table, in order: the metadata the pipeline reads, then thresholds.
 VALIDATED_COLUMNS: tuple[str, ...] = (*METADATA_COLUMNS, *THRESHOLDS)
 SAMPLE_GROUPS: tuple[str, ...] = (CONTROL_GROUP, "experimental")
-MAX_EXAMPLES = 5
-UNKNOWN_SOURCE = "<in-memory table>"
-
-
-class InvalidExportError(ValueError):
-    """An export the pipeline cannot use; the message says where, what and what was expected."""
-
-
-def export_error(
-    source: str,
-    problem: str,
-    expected: str,
-    column: str | None = None,
-    examples: Sequence[str] = (),
-) -> InvalidExportError:
-    """One consistently laid-out error: file, problem, column, examples, expectation."""
-    lines = [f"Invalid IMPC ABR export {source}: {problem}"]
-    if column is not None:
-        lines.append(f"  column: {column!r}")
-    if examples:
-        lines.append("  examples: " + "; ".join(examples))
-    lines.append(f"  expected: {expected}")
-    return InvalidExportError("\n".join(lines))
-
-
-def example_rows(frame: pd.DataFrame, mask: np.ndarray | pd.Series, column: str) -> list[str]:
-    """Up to MAX_EXAMPLES offending rows as 'row N (specimen_id=..., value=...)', rows from 1."""
-    positions = np.flatnonzero(np.asarray(mask))[:MAX_EXAMPLES]
-    ids = frame[SPECIMEN_ID].iloc[positions] if SPECIMEN_ID in frame else [None] * len(positions)
-    values = frame[column].iloc[positions] if column in frame else [None] * len(positions)
-    return [
-        f"row {p + 1} (specimen_id={s!r}, value={v!r})"
-        for p, s, v in zip(positions, ids, values, strict=True)
-    ]
-
-
-def source_of(frame: pd.DataFrame) -> str:
-    """The file a frame was read from, as recorded by the reader."""
-    return str(frame.attrs.get("source_file", UNKNOWN_SOURCE))
 
 
 def _check_not_empty(frame: pd.DataFrame, source: str) -> None:

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, fields
-from typing import Any
+from dataclasses import asdict, dataclass
+from typing import Annotated, Any, ClassVar, Literal
+
+from annotated_types import Ge, Gt, Le, Len, Lt
+from pydantic import model_validator
 
 from audiometric_clustering.impc.schema import (
     CATEGORICAL_FEATURES,
@@ -12,9 +15,46 @@ from audiometric_clustering.impc.schema import (
     FREQUENCIES,
     PCA_FEATURES,
 )
+from audiometric_clustering.yaml_settings import Expect, Interval, Refusal, YamlSettings
 
-#: Input widths that the data fixes, not the parameters.
-DATA_WIDTHS = ("n_continuous", "n_pca", "n_frequencies")
+#: The categorical columns the decoder may be conditioned on (``decoder_covariates``).
+COVARIATES = tuple(name.removeprefix("cat_") for name in CATEGORICAL_FEATURES)
+Width = Annotated[int, Ge(1)]
+
+
+class ModelSettings(YamlSettings):
+    """``params:model``: the sizes and options of ContrastiveVAE-DEC (see the YAML)."""
+
+    ENTRY: ClassVar[str] = "model"
+
+    n_clusters: Annotated[int, Ge(2)]
+    latent_dim: Width
+    frequency_token_dim: Width
+    attention_heads: Width
+    abr_embedding_dim: Width
+    categorical_embedding_dim: Width
+    metadata_embedding_dim: Width
+    hidden_dims: Annotated[list[Width], Len(1), Expect("a non-empty list of integers >= 1")]
+    dropout: Annotated[float, Ge(0), Lt(1)]
+    student_t_alpha: Annotated[float, Gt(0)]
+    abr_range_db: Interval
+    encoder_metadata: bool
+    encoder_observed: bool
+    decoder_covariates: Annotated[
+        list[Literal[COVARIATES]], Expect(f"names among {list(COVARIATES)}")
+    ]
+    line_shrinkage: Annotated[float, Ge(0), Le(1)]
+    abr_scale: Literal["beyond_range", "referenced"]
+
+    @model_validator(mode="after")
+    def _heads_divide_tokens(self) -> ModelSettings:
+        if self.frequency_token_dim % self.attention_heads:
+            raise Refusal(
+                f"divisible by attention_heads ({self.attention_heads})",
+                "frequency_token_dim",
+                self.frequency_token_dim,
+            )
+        return self
 
 
 @dataclass
@@ -47,52 +87,6 @@ class ModelConfig:
     n_pca: int = len(PCA_FEATURES)
     n_frequencies: int = len(FREQUENCIES)
 
-    def __post_init__(self) -> None:
-        at_least_one = (
-            "latent_dim",
-            "frequency_token_dim",
-            "attention_heads",
-            "abr_embedding_dim",
-            "categorical_embedding_dim",
-            "metadata_embedding_dim",
-        )
-        for key in at_least_one:
-            _check(key, getattr(self, key), _is_int(getattr(self, key), 1), "an integer >= 1")
-        _check("n_clusters", self.n_clusters, _is_int(self.n_clusters, 2), "an integer >= 2")
-        _check(
-            "hidden_dims",
-            self.hidden_dims,
-            bool(self.hidden_dims) and all(_is_int(width, 1) for width in self.hidden_dims),
-            "a non-empty list of integers >= 1",
-        )
-        _check("dropout", self.dropout, 0 <= self.dropout < 1, "a number in [0, 1)")
-        _check("student_t_alpha", self.student_t_alpha, self.student_t_alpha > 0, "a number > 0")
-        _check(
-            "frequency_token_dim",
-            self.frequency_token_dim,
-            self.frequency_token_dim % self.attention_heads == 0,
-            f"divisible by attention_heads ({self.attention_heads})",
-        )
-        if min(self.categorical_cardinalities, default=1) < 1:
-            raise ValueError(f"cardinalities must be >= 1, got {self.categorical_cardinalities}")
-        _check(
-            "line_shrinkage",
-            self.line_shrinkage,
-            0 <= self.line_shrinkage <= 1,
-            "a number in [0, 1]",
-        )
-        scales = ["beyond_range", "referenced"]
-        _check("abr_scale", self.abr_scale, self.abr_scale in scales, f"one of {scales}")
-        known = [name.removeprefix("cat_") for name in CATEGORICAL_FEATURES]
-        _check(
-            "decoder_covariates",
-            self.decoder_covariates,
-            set(self.decoder_covariates) <= set(known),
-            f"names among {known}",
-        )
-        low, high = self.abr_range_db
-        _check("abr_range_db", self.abr_range_db, high > low, "[low, high] with high > low")
-
     @property
     def covariate_columns(self) -> list[int]:
         """Positions of ``decoder_covariates`` among the categorical columns."""
@@ -115,10 +109,8 @@ class ModelConfig:
         )
 
 
-def model_config_from(
-    params_model: dict[str, Any], preprocessor_state: dict[str, Any]
-) -> ModelConfig:
-    """Combine the ``model`` parameters with embedding sizes from the preprocessing vocabularies.
+def model_config_from(settings: ModelSettings, preprocessor_state: dict[str, Any]) -> ModelConfig:
+    """Combine the ``model`` settings with embedding sizes from the preprocessing vocabularies.
 
     Vocabularies are keyed by the model-input column (``cat_sex``, ...); the export column
     (``sex``) is accepted too, since both name the same variable.
@@ -133,21 +125,4 @@ def model_config_from(
                 f"(or {export_name!r}); it has {sorted(vocabularies)}"
             )
         cardinalities.append(len(vocabulary) + 1)
-    sizes = {f.name for f in fields(ModelConfig)} - {"categorical_cardinalities", *DATA_WIDTHS}
-    unknown, missing = sorted(set(params_model) - sizes), sorted(sizes - set(params_model))
-    if unknown or missing:
-        raise ValueError(
-            f"model parameters: unknown keys {unknown}, missing keys {missing} "
-            f"(see conf/base/parameters_model.yml)"
-        )
-    return ModelConfig(categorical_cardinalities=cardinalities, **params_model)
-
-
-def _is_int(value: object, minimum: int) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool) and value >= minimum
-
-
-def _check(key: str, value: object, valid: bool, expected: str) -> None:
-    """Refuse a bad size before any work starts, naming the parameter and the rule."""
-    if not valid:
-        raise ValueError(f"model.{key} = {value!r}: expected {expected}")
+    return ModelConfig(categorical_cardinalities=cardinalities, **settings.model_dump())

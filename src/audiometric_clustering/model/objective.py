@@ -9,7 +9,8 @@ squared errors scaled by a noise level for continuous values, cross-entropy for 
 Adding a term: write ``def my_term(batch: Batch, objective: Objective) -> Tensor`` below,
 list it in ``TERMS`` (``uses_clusters=True`` if it reads the soft assignment: it then warms
 up with the other clustering terms), and give it a weight in the stage's YAML. A setting of
-its own (like ``contrastive_temperature``) is a field of :class:`Objective` and a YAML key.
+its own (like ``contrastive_temperature``) is a field of :class:`Objective` and a YAML key
+(declared, with its bounds, in ``training/settings.py``).
 """
 
 from __future__ import annotations
@@ -21,10 +22,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from audiometric_clustering.model.contrastive import (
-    MIN_TEMPERATURE,
-    supervised_contrastive_loss,
-)
+from audiometric_clustering.model.contrastive import supervised_contrastive_loss
 from audiometric_clustering.model.inputs import MouseTensors
 from audiometric_clustering.model.network import ContrastiveVAEDEC, ModelOutput
 
@@ -163,8 +161,8 @@ class Objective:
     In a stage without them (pretraining) the KL is (KL annealing, Bowman et al. 2016):
     under the prior's full pull from the first step a seed can settle with too few latent
     dimensions in use and never leave, reconstructing the thresholds far worse than other
-    seeds (README "The model and its training"). A setting is needed only when a term that
-    reads it is active (None otherwise); one that is given is checked either way.
+    seeds (README "The model and its training"). A setting is None when no active term
+    reads it; the stage's settings (training/settings.py) check them.
     """
 
     weights: Mapping[str, float]
@@ -174,27 +172,7 @@ class Objective:
     terms: tuple[str, ...] = field(init=False)
 
     def __post_init__(self) -> None:
-        unknown = sorted(set(self.weights) - set(TERMS))
-        if unknown:
-            raise ValueError(f"loss_weights: unknown terms {unknown}; known: {list(TERMS)}")
-        for name, weight in self.weights.items():
-            if not isinstance(weight, int | float) or isinstance(weight, bool) or weight < 0:
-                raise ValueError(f"loss_weights.{name} = {weight!r}: expected a number >= 0")
         object.__setattr__(self, "terms", tuple(name for name in TERMS if name in self.weights))
-        needs = {
-            "abr_noise_db": ("abr" in self.terms, "a number > 0", lambda v: v > 0),
-            "contrastive_temperature": (
-                "contrastive" in self.terms,
-                f"a number >= {MIN_TEMPERATURE}",
-                lambda v: v >= MIN_TEMPERATURE,
-            ),
-            "warmup_epochs": (self.uses_clusters, "an integer >= 0", lambda v: v >= 0),
-        }
-        for key, (needed, expected, valid) in needs.items():
-            value = getattr(self, key)
-            given = value is not None
-            if (needed or given) and (not given or isinstance(value, bool) or not valid(value)):
-                raise ValueError(f"{key} = {value!r}: expected {expected}")
 
     @property
     def uses_clusters(self) -> bool:
@@ -220,6 +198,19 @@ class Objective:
             ramp = min(1.0, (epoch + 1) / self.warmup_epochs)
         warming = self.warming_terms
         return [self.weights[name] * (ramp if name in warming else 1.0) for name in self.terms]
+
+    def epoch_losses(
+        self, epoch: int, train_terms: list[float], validation_terms: list[float]
+    ) -> dict[str, float]:
+        """An epoch's losses, total and per term: the training loss with this epoch's
+        (warming-up) weights, the validation loss with the full weights from the first
+        epoch, so that the choice of the best checkpoint compares equal objectives."""
+        weights, full = self.weights_at(epoch), self.weights_at(None)
+        losses = {"loss": sum(w * t for w, t in zip(weights, train_terms, strict=True))}
+        losses |= {f"loss_{n}": v for n, v in zip(self.terms, train_terms, strict=True)}
+        losses["val_loss"] = sum(w * t for w, t in zip(full, validation_terms, strict=True))
+        losses |= {f"val_loss_{n}": v for n, v in zip(self.terms, validation_terms, strict=True)}
+        return losses
 
     def __call__(self, batch: Batch) -> Tensor:
         """The loss terms of one batch, stacked in ``terms`` order (float32)."""

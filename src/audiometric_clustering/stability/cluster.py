@@ -18,12 +18,14 @@ import logging
 import os
 import traceback
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from typing import Any
 from uuid import uuid4
 
 import dask
 from distributed import Client, Future, LocalCluster, as_completed
+
+from audiometric_clustering.stability.settings import ClusterSettings
 
 logger = logging.getLogger(__name__)
 
@@ -37,33 +39,6 @@ MEMBER_WORKER_CONFIG = {
     "distributed.worker.profile.enabled": False,
     "distributed.nanny.pre-spawn-environ.MALLOC_TRIM_THRESHOLD_": None,
 }
-
-
-@dataclass(frozen=True)
-class ClusterSettings:
-    """``params:stability.cluster``: where members run (see the module docstring)."""
-
-    address: str | None
-    n_workers: int | None  # None: one per core
-    threads_per_worker: int
-    memory_limit: str
-    dashboard_address: str
-
-    @classmethod
-    def from_params(cls, params: dict[str, Any]) -> ClusterSettings:
-        keys = {f.name for f in fields(cls)}
-        unknown, missing = sorted(set(params) - keys), sorted(keys - set(params))
-        if unknown or missing:
-            raise ValueError(f"stability.cluster: unknown parameters {unknown}, missing {missing}")
-        settings = cls(**params)
-        if settings.n_workers is not None and settings.n_workers < 1:
-            raise ValueError(f"stability.cluster.n_workers = {settings.n_workers}: expected >= 1")
-        if settings.threads_per_worker < 1:
-            raise ValueError(
-                f"stability.cluster.threads_per_worker = {settings.threads_per_worker}: "
-                "expected >= 1"
-            )
-        return settings
 
 
 @contextlib.contextmanager

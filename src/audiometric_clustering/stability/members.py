@@ -1,7 +1,8 @@
 """One stability member: the three training stages of ``full_training`` on plain arrays.
 
-A member is what ``pretraining``, ``cluster_init`` and ``joint_training`` do, in one
-function that a Dask worker can run: no Kedro session, no catalog, no MLflow (the driver
+A member runs the same stage functions (:mod:`audiometric_clustering.training.stages`) as
+the ``pretraining``, ``cluster_init`` and ``joint_training`` nodes, in one function that a
+Dask worker can run: no Kedro session, no catalog, no MLflow (the driver
 logs each member as a nested run when its result comes back; a worker has no active run,
 and several processes writing one SQLite store lock it).
 
@@ -13,7 +14,6 @@ lines, so members differ only in what the seed draws.
 
 from __future__ import annotations
 
-import dataclasses
 import os
 import resource
 import socket
@@ -25,40 +25,26 @@ import numpy as np
 import pandas as pd
 import torch
 
-from audiometric_clustering.model import ContrastiveVAEDEC, MouseTensors, model_config_from
-from audiometric_clustering.stability.scores import Scoring, ScoringSettings, score_clustering
-from audiometric_clustering.training.batching import split_tensors
+from audiometric_clustering.evaluation.scoring import Scoring, ScoringSettings, score_clustering
+from audiometric_clustering.model import MouseTensors
+from audiometric_clustering.model.config import ModelSettings
+from audiometric_clustering.stability.settings import MemberSpec
+from audiometric_clustering.training import stages
 from audiometric_clustering.training.checkpoints import model_from_checkpoint
-from audiometric_clustering.training.cluster_init import initialise_centres
-from audiometric_clustering.training.loop import train_stage
+from audiometric_clustering.training.cluster_init import ClusterInitSettings
 from audiometric_clustering.training.passes import embed
-from audiometric_clustering.training.runtime import seed_everything, thread_count
-from audiometric_clustering.training.settings import StageSettings, stage_settings
-
-
-@dataclass(frozen=True)
-class MemberSpec:
-    """What makes one member differ from the others: its seed and its number of clusters."""
-
-    seed: int
-    n_clusters: int
-
-    @property
-    def name(self) -> str:
-        return f"k{self.n_clusters:02d}_seed{self.seed}"
-
-    def __str__(self) -> str:  # names the member's Dask task and its log lines
-        return self.name
+from audiometric_clustering.training.runtime import thread_count
+from audiometric_clustering.training.settings import Stage, TrainingSettings
 
 
 @dataclass(frozen=True)
 class MemberParams:
-    """The parameter dicts of the stages (as in the YAML), shared by every member."""
+    """The settings of the stages and of the scoring, shared by every member."""
 
-    model: dict[str, Any]
-    pretraining: dict[str, Any]
-    cluster_init: dict[str, Any]
-    joint_training: dict[str, Any]
+    model: ModelSettings
+    pretraining: TrainingSettings
+    cluster_init: ClusterInitSettings
+    joint_training: TrainingSettings
     scoring: ScoringSettings
 
 
@@ -77,11 +63,10 @@ class MemberResult:
     worker: dict[str, Any]  # host, pid, peak_rss_mib
 
 
-def _member_settings(params: dict[str, Any], seed: int, stage: str) -> StageSettings:
-    """A stage's settings for a member: one thread (parallelism comes from members), no
-    resume checkpoint (members would overwrite one another's), the member's seed."""
-    settings = stage_settings(params, seed, stage)
-    return dataclasses.replace(settings, num_threads=1, resume=False, last_checkpoint_path=None)
+def _member_stage(settings: TrainingSettings, seed: int, stage: str) -> Stage:
+    """A stage for a member: one thread (parallelism comes from members), no resume
+    checkpoint (members would overwrite one another's), the member's seed."""
+    return Stage(stage, settings.model_copy(update={"num_threads": 1, "resume": False}), seed)
 
 
 def train_member(
@@ -97,42 +82,25 @@ def train_member(
     seconds: dict[str, float] = {}
     started = time.perf_counter()
     with thread_count(1):
-        config = model_config_from(
-            {**params.model, "n_clusters": spec.n_clusters}, preprocessor_state
-        )
-        train, validation = split_tensors(model_input, config.abr_scale)
-        seed_everything(spec.seed)
-        model = ContrastiveVAEDEC(config)
-        model.set_pca_scaling(train.pca)
-        pretrained = train_stage(
-            model, train, validation, _member_settings(params.pretraining, spec.seed, "pretrain")
-        )
+        model = params.model.model_copy(update={"n_clusters": spec.n_clusters})
+        pretrain_stage = _member_stage(params.pretraining, spec.seed, "pretrain")
+        pretrained = stages.pretrain(model_input, preprocessor_state, model, pretrain_stage)
         seconds["pretrain"] = time.perf_counter() - started
 
         mark = time.perf_counter()
-        model = model_from_checkpoint(pretrained.best)
-        initialise_centres(
-            model,
-            train,
-            n_init=params.cluster_init["n_init"],
-            max_iter=params.cluster_init["max_iter"],
-            seed=spec.seed,
-            weighting=params.cluster_init["weighting"],
+        initialised, _ = stages.initialise_clusters(
+            pretrained.best, model_input, params.cluster_init, spec.seed
         )
         seconds["cluster_init"] = time.perf_counter() - mark
 
         mark = time.perf_counter()
-        joint = train_stage(
-            model.train(),
-            train,
-            validation,
-            _member_settings(params.joint_training, spec.seed, "joint"),
-        )
+        joint_stage = _member_stage(params.joint_training, spec.seed, "joint")
+        joint = stages.train_jointly(initialised, model_input, joint_stage)
         seconds["joint"] = time.perf_counter() - mark
 
         mark = time.perf_counter()
         best = model_from_checkpoint(joint.best)
-        embedding = embed(best, MouseTensors.from_frame(model_input, config.abr_scale))
+        embedding = embed(best, MouseTensors.from_frame(model_input, best.config.abr_scale))
         labels = embedding.soft_assignment.argmax(axis=1).astype(np.int64)
         scoring = score_clustering(model_input, labels, spec.n_clusters, truth, params.scoring)
         seconds["scoring"] = time.perf_counter() - mark

@@ -1,97 +1,83 @@
-"""The ``stability`` parameters, typed and checked before any member starts."""
+"""The ``stability`` parameters, typed and checked before any member starts, and the
+members they make (plain types only: the pre-run check imports this without Dask)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Annotated, Any, ClassVar
 
-from audiometric_clustering.stability.cluster import ClusterSettings
-from audiometric_clustering.stability.members import MemberSpec
+from annotated_types import Ge, Gt, Le
+from pydantic import AfterValidator, BeforeValidator
 
-KEYS = (
-    "seeds",
-    "n_clusters",
-    "stable_share",
-    "merge_normal_hearing",
-    "dissolve_normal_below",
-    "leave_out_poorly_trained",
-    "retries",
-    "cluster",
-)
+from audiometric_clustering.yaml_settings import Expect, YamlSettings
 
 
 @dataclass(frozen=True)
-class StabilitySettings:
-    """Members are every seed at every cluster count (``n_clusters``; null: the model's)."""
+class MemberSpec:
+    """What makes one member differ from the others: its seed and its number of clusters."""
 
-    seeds: tuple[int, ...]
-    n_clusters: tuple[int, ...]
-    stable_share: float
-    merge_normal_hearing: bool
-    dissolve_normal_below: float
-    leave_out_poorly_trained: bool
-    retries: int
-    cluster: ClusterSettings
-
-    @classmethod
-    def from_params(cls, params: dict[str, Any], model_n_clusters: int) -> StabilitySettings:
-        unknown = sorted(set(params) - set(KEYS))
-        missing = sorted(set(KEYS) - set(params))
-        if unknown or missing:
-            raise ValueError(f"stability: unknown parameters {unknown}, missing {missing}")
-        seeds = _listed(params["seeds"])
-        grid = params["n_clusters"]
-        n_clusters = (model_n_clusters,) if grid is None else _listed(grid)
-        _check_integers("seeds", seeds, low=0)
-        _check_integers("n_clusters", n_clusters, low=2)
-        share, retries = params["stable_share"], params["retries"]
-        if not isinstance(share, int | float) or not 0 < share <= 1:
-            raise ValueError(f"stability.stable_share = {share!r}: expected a number in (0, 1]")
-        dissolve = params["dissolve_normal_below"]
-        if (
-            not isinstance(dissolve, int | float)
-            or isinstance(dissolve, bool)
-            or not 0 <= dissolve <= 1
-        ):
-            raise ValueError(
-                f"stability.dissolve_normal_below = {dissolve!r}: expected a number in [0, 1]"
-            )
-        merge, leave_out = params["merge_normal_hearing"], params["leave_out_poorly_trained"]
-        for name, value in (
-            ("merge_normal_hearing", merge),
-            ("leave_out_poorly_trained", leave_out),
-        ):
-            if not isinstance(value, bool):
-                raise ValueError(f"stability.{name} = {value!r}: expected true or false")
-        if not isinstance(retries, int) or isinstance(retries, bool) or retries < 0:
-            raise ValueError(f"stability.retries = {retries!r}: expected an integer >= 0")
-        return cls(
-            seeds=seeds,
-            n_clusters=n_clusters,
-            stable_share=float(share),
-            merge_normal_hearing=merge,
-            dissolve_normal_below=float(dissolve),
-            leave_out_poorly_trained=leave_out,
-            retries=retries,
-            cluster=ClusterSettings.from_params(params["cluster"]),
-        )
+    seed: int
+    n_clusters: int
 
     @property
-    def members(self) -> list[MemberSpec]:
-        return [MemberSpec(seed, k) for k in self.n_clusters for seed in self.seeds]
+    def name(self) -> str:
+        return f"k{self.n_clusters:02d}_seed{self.seed}"
+
+    def __str__(self) -> str:  # names the member's Dask task and its log lines
+        return self.name
 
 
-def _listed(value: Any) -> tuple[Any, ...]:
+class ClusterSettings(YamlSettings):
+    """``params:stability.cluster``: where members run (see stability/cluster.py): a running
+    scheduler's ``address``, or an embedded LocalCluster of ``n_workers`` (None: one per
+    core) with ``threads_per_worker`` and ``memory_limit`` each."""
+
+    address: str | None
+    n_workers: Annotated[int, Ge(1)] | None
+    threads_per_worker: Annotated[int, Ge(1)]
+    memory_limit: str
+    dashboard_address: str
+
+
+def _listed(value: Any) -> Any:
     """A YAML list, or the same as a space-separated string: ``kedro run --params`` splits
     its argument at commas, so ``--params "stability.seeds=1 2 3"`` is how a list is given."""
     if isinstance(value, str):
-        return tuple(int(v) if v.lstrip("-").isdigit() else v for v in value.split())
-    return tuple(value or ())
+        return [int(v) if v.lstrip("-").isdigit() else v for v in value.split()]
+    return value
 
 
-def _check_integers(key: str, values: tuple[Any, ...], low: int) -> None:
-    valid = all(isinstance(v, int) and not isinstance(v, bool) and v >= low for v in values)
-    if not values or not valid or len(set(values)) != len(values):
-        raise ValueError(
-            f"stability.{key} = {list(values)!r}: expected distinct integers >= {low}, at least one"
-        )
+def _distinct(values: list[int]) -> list[int]:
+    if not values or len(set(values)) != len(values):
+        raise ValueError("not distinct")
+    return values
+
+
+def _integers(low: int) -> Any:
+    """Distinct integers >= ``low``, at least one; from YAML or the command line."""
+    return Annotated[
+        list[Annotated[int, Ge(low)]],
+        BeforeValidator(_listed),
+        AfterValidator(_distinct),
+        Expect(f"distinct integers >= {low}, at least one"),
+    ]
+
+
+class StabilitySettings(YamlSettings):
+    """Members are every seed at every cluster count (``n_clusters``; null: the model's)."""
+
+    ENTRY: ClassVar[str] = "stability"
+
+    seeds: _integers(0)
+    n_clusters: _integers(2) | None
+    stable_share: Annotated[float, Gt(0), Le(1)]
+    merge_normal_hearing: bool
+    dissolve_normal_below: Annotated[float, Ge(0), Le(1)]
+    leave_out_poorly_trained: bool
+    retries: Annotated[int, Ge(0)]
+    cluster: ClusterSettings
+
+    def members(self, model_n_clusters: int) -> list[MemberSpec]:
+        """Every seed at every cluster count, ``model_n_clusters`` when none is given."""
+        grid = self.n_clusters or [model_n_clusters]
+        return [MemberSpec(seed, k) for k in grid for seed in self.seeds]

@@ -11,19 +11,21 @@ import pandas as pd
 
 from audiometric_clustering.evaluation.enrichment import CLUSTER
 from audiometric_clustering.evaluation.ground_truth import AFFECTED, NO_EFFECT, PLANTED_PATTERN
+from audiometric_clustering.evaluation.scoring import ENRICHED, HEARING_LOSS_CLUSTER
 from audiometric_clustering.impc.schema import ALLELE, CENTRE, GENE, LINE_ID, SPECIMEN_ID, ZYGOSITY
+from audiometric_clustering.stability.agreement import (
+    mean_pairwise_jaccard,
+    off_diagonal,
+    pairwise_ari,
+)
 from audiometric_clustering.stability.cluster import Outcome
 from audiometric_clustering.stability.consensus import (
     MEDIAN_Q,
     SHARE_ENRICHED,
     SHARE_ENRICHED_ANY,
     Consensus,
-    mean_pairwise_jaccard,
-    off_diagonal,
-    pairwise_ari,
 )
 from audiometric_clustering.stability.members import MemberResult
-from audiometric_clustering.stability.scores import ENRICHED, HEARING_LOSS_CLUSTER
 
 MEMBER = "member"
 K = "n_clusters"

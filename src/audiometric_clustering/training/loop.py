@@ -6,12 +6,18 @@ summed on the device and read once per epoch (no host sync inside the step loop)
 fused on one flat buffer, and the DEC target comes from one inference-mode pass per epoch.
 Gradients come from torch autograd.
 
+The loop knows epochs and steps; what the clustering terms need (the DEC target, re-seeding,
+the convergence test, the collapse warning) it asks of the stage's cluster hooks
+(:mod:`~audiometric_clustering.training.clustering`), and the history, best checkpoint and
+resume checkpoint are the :class:`~audiometric_clustering.training.progress.Progress`'s.
 The loop never imports MLflow: callers pass ``on_epoch_end(epoch, metrics)``.
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import math
 import time
 import warnings
 from collections.abc import Callable
@@ -23,25 +29,13 @@ import torch
 from torch import Tensor
 
 from audiometric_clustering.model import ContrastiveVAEDEC, MouseTensors
-from audiometric_clustering.model.objective import Batch, target_distribution
+from audiometric_clustering.model.objective import Batch
 from audiometric_clustering.training.batching import EpochBatches
-from audiometric_clustering.training.checkpoints import checkpoint_from_model, save_atomic
-from audiometric_clustering.training.diagnostics import (
-    cluster_sizes,
-    cluster_statistics,
-    collapse_message,
-    split_largest_into_empty,
-)
+from audiometric_clustering.training.checkpoints import checkpoint_from_model
+from audiometric_clustering.training.clustering import ClusterHooks, DecClusters
 from audiometric_clustering.training.optimiser import Optimiser
-from audiometric_clustering.training.passes import embed, mean_loss_terms, soft_assignment
-from audiometric_clustering.training.progress import (
-    Progress,
-    epoch_metrics,
-    last_checkpoint,
-    log_progress,
-    restore,
-    stage_identity,
-)
+from audiometric_clustering.training.passes import mean_loss_terms
+from audiometric_clustering.training.progress import Progress
 from audiometric_clustering.training.runtime import (
     autocast,
     cudnn_benchmark,
@@ -49,12 +43,9 @@ from audiometric_clustering.training.runtime import (
     seed_everything,
     thread_count,
 )
-from audiometric_clustering.training.settings import StageSettings
+from audiometric_clustering.training.settings import Stage
 
 logger = logging.getLogger(__name__)
-
-#: Batch size of the inference-mode passes (DEC target, cluster sizes).
-PASS_BATCH_SIZE = 8192
 
 OnEpochEnd = Callable[[int, dict[str, float]], None]
 
@@ -76,17 +67,18 @@ class StageTrainer:
         model: ContrastiveVAEDEC,
         train: MouseTensors,
         validation: MouseTensors,
-        settings: StageSettings,
+        stage: Stage,
     ) -> None:
         if len(train) == 0 or len(validation) == 0:
             raise ValueError(
-                f"{settings.stage}: need training and validation mice, got {len(train)} "
+                f"{stage.name}: need training and validation mice, got {len(train)} "
                 f"and {len(validation)} (check the model input's split column)"
             )
         model.check_categorical_codes(train.categorical)
         model.check_categorical_codes(validation.categorical)
-        self.settings, self.objective = settings, settings.objective
-        self.identity = stage_identity(settings, model, train, validation)
+        settings = stage.settings
+        self.stage, self.settings, self.objective = stage, settings, stage.objective
+        self.progress = Progress(stage, model, train, validation)
         self.device = resolve_device(settings.device)
         self.mixed_precision = settings.mixed_precision and self.device.type == "cuda"
         self.model = model.to(self.device)
@@ -99,7 +91,17 @@ class StageTrainer:
             settings.gradient_clip_norm,
             scale_gradients=self.mixed_precision,
         )
-        self.rng = np.random.default_rng(settings.seed)
+        self.rng = np.random.default_rng(stage.seed)
+        self.clusters = ClusterHooks()
+        if stage.clustering is not None:
+            self.clusters = DecClusters(
+                self.model,
+                self.train_data,
+                self.objective,
+                stage.clustering,
+                self._autocast,
+                stage.name,
+            )
         self._loss_terms = self.loss_terms
         if settings.compile:  # one graph for the forward pass and the loss, and its backward
             self._loss_terms = torch.compile(self.loss_terms, dynamic=True)
@@ -109,7 +111,7 @@ class StageTrainer:
     def _weights(self, epoch: int | None) -> Tensor:
         return torch.tensor(self.objective.weights_at(epoch), device=self.device)
 
-    def _autocast(self):
+    def _autocast(self) -> contextlib.AbstractContextManager:
         return autocast(self.device, self.mixed_precision)
 
     def plan_epoch(self, data: MouseTensors, rng: np.random.Generator | None) -> EpochBatches:
@@ -142,154 +144,84 @@ class StageTrainer:
         self.optimiser.step(loss)
         return terms.detach()
 
-    # --- passes -------------------------------------------------------------------------
+    # --- one epoch ----------------------------------------------------------------------
 
-    def train_assignment(self) -> Tensor:
-        """q of every training mouse, in dataset order (for the DEC target and cluster sizes)."""
-        with self._autocast():
-            return soft_assignment(self.model, self.train_data, PASS_BATCH_SIZE)
-
-    def epoch_target(self, batches: EpochBatches, assignment: Tensor) -> Tensor | None:
-        """DEC target P of the training mice in the epoch's order (None without that term)."""
-        if not self.objective.needs_target:
-            return None
-        return target_distribution(assignment).index_select(0, batches.order)
-
-    def validate(self) -> list[float]:
-        """Validation loss terms, mean over mice, with the latent mean instead of a sample.
-
-        The DEC target of the validation mice comes from their own assignment, as it does for
-        training mice.
-        """
-        batches, target = self.validation_batches, None
-        if self.objective.needs_target:
-            with self._autocast():
-                assignment = soft_assignment(self.model, batches.data, PASS_BATCH_SIZE)
-            target = target_distribution(assignment)
-        with self._autocast():
-            return mean_loss_terms(self.model, self.objective, batches, target).tolist()
-
-    def reseed_empty_clusters(self, assignment: Tensor) -> int:
-        """Give every cluster without training mice half of the largest; returns how many.
-
-        A measured collapse (logged as a warning): two neighbouring clusters merged. An extra
-        pass for the latent means runs only then.
-        """
-        labels = assignment.argmax(1)
-        if bool((torch.bincount(labels, minlength=assignment.shape[1]) > 0).all()):
-            return 0
-        latent = embed(self.model, self.train_data, PASS_BATCH_SIZE).latent_mean
-        centres = self.model.clustering.centres
-        new_centres, splits = split_largest_into_empty(
-            latent, labels.cpu().numpy(), centres.detach().cpu().numpy()
-        )
-        with torch.no_grad():
-            centres.copy_(torch.from_numpy(new_centres))
-        for empty, split in splits:
-            logger.warning(
-                "%s: cluster %d lost all its mice; re-seeded by splitting cluster %d",
-                self.settings.stage,
-                empty,
-                split,
-            )
-        return len(splits)
-
-    def train_epoch(self, epoch: int, assignment: Tensor | None) -> tuple[list[float], int, float]:
+    def train_epoch(self, epoch: int) -> tuple[list[float], int, float]:
         """One pass over the training mice in line-grouped batches: mean loss terms, steps,
         and the seconds of the step loop alone (without planning the epoch)."""
         self.weights = self._weights(epoch)
         batches = self.plan_epoch(self.train_data, self.rng)
-        target = None if assignment is None else self.epoch_target(batches, assignment)
-        interval = self.settings.clustering.target_update_interval if assignment is not None else 0
+        target = self.clusters.epoch_target(batches)
         sums = torch.zeros(len(self.objective.terms), device=self.device)
         self.model.train()
         loop_started = time.perf_counter()
-        for step_index, (start, stop) in enumerate(batches.plan.batches()):
-            if target is not None and interval > 0 and step_index and step_index % interval == 0:
-                target = self.epoch_target(batches, self.train_assignment())
+        for step, (start, stop) in enumerate(batches.plan.batches()):
+            target = self.clusters.step_target(step, batches, target)
             sums.add_(self.step(batches, start, stop, target), alpha=stop - start)
         if self.device.type == "cuda":
             torch.cuda.synchronize(self.device)  # the loop's time includes its queued kernels
         loop_seconds = time.perf_counter() - loop_started
         return (sums / len(self.train_data)).tolist(), batches.plan.n_batches, loop_seconds
 
+    def validate(self) -> list[float]:
+        """Validation loss terms, mean over mice, with the latent mean instead of a sample."""
+        batches = self.validation_batches
+        target = self.clusters.validation_target(batches)
+        with self._autocast():
+            return mean_loss_terms(self.model, self.objective, batches, target).tolist()
+
+    def epoch(self, epoch: int) -> tuple[dict[str, float], bool]:
+        """Train and validate one epoch: its metrics, and whether the clusters settled."""
+        started = time.perf_counter()
+        self.clusters.before_epoch()
+        learning_rate = self.optimiser.learning_rate
+        train_terms, steps, steps_seconds = self.train_epoch(epoch)
+        with warnings.catch_warnings():
+            # with a zero learning rate no step counts as one, which torch flags
+            warnings.filterwarnings("ignore", "Detected call of `lr_scheduler.step")
+            self.optimiser.end_epoch()
+        metrics = self.objective.epoch_losses(epoch, train_terms, self.validate())
+        metrics["lr"] = learning_rate
+        if not all(math.isfinite(value) for value in metrics.values()):
+            raise FloatingPointError(f"{self.stage.name} epoch {epoch}: {metrics}")
+        metrics |= {"steps": float(steps), "steps_seconds": steps_seconds}
+        converged = self.clusters.after_epoch(epoch, metrics)
+        metrics["epoch_seconds"] = time.perf_counter() - started
+        return metrics, converged
+
     # --- the loop -----------------------------------------------------------------------
 
     def run(
         self, on_epoch_end: OnEpochEnd | None = None, resume_state: dict[str, Any] | None = None
     ) -> StageResult:
-        settings, clustering = self.settings, self.settings.clustering
-        with thread_count(settings.num_threads), cudnn_benchmark(self.device):
-            seed_everything(settings.seed)
-            progress = Progress()
+        progress = self.progress
+        with thread_count(self.settings.num_threads), cudnn_benchmark(self.device):
+            seed_everything(self.stage.seed)
             if resume_state is not None:
-                progress = restore(
-                    resume_state, settings, self.identity, self.model, self.optimiser, self.rng
-                )
+                progress.resume(resume_state, self.model, self.optimiser, self.rng)
                 if progress.completed:
-                    logger.info("%s: already complete in the last checkpoint", settings.stage)
-                    return self._result(progress)
-            assignment = self.train_assignment() if clustering else None
-            labels = None if assignment is None else assignment.argmax(1)
-            for epoch in range(progress.next_epoch, settings.epochs):
-                started = time.perf_counter()
-                reseeded = 0
-                if clustering and clustering.reseed_empty_clusters:
-                    reseeded = self.reseed_empty_clusters(assignment)
-                    if reseeded:
-                        assignment = self.train_assignment()
-                learning_rate = self.optimiser.learning_rate
-                train_terms, steps, steps_seconds = self.train_epoch(epoch, assignment)
-                with warnings.catch_warnings():
-                    # with a zero learning rate no step counts as one, which torch flags
-                    warnings.filterwarnings("ignore", "Detected call of `lr_scheduler.step")
-                    self.optimiser.end_epoch()
-                metrics = epoch_metrics(
-                    settings, epoch, train_terms, self.validate(), learning_rate
-                )
-                metrics |= {"steps": float(steps), "steps_seconds": steps_seconds}
-                converged = False
-                if clustering:
-                    assignment = self.train_assignment()
-                    metrics.update(cluster_statistics(assignment))
-                    metrics["clusters_reseeded"] = float(reseeded)
-                    previous, labels = labels, assignment.argmax(1)
-                    metrics["assignment_change"] = (labels != previous).float().mean().item()
-                    tolerance = clustering.assignment_change_tolerance
-                    converged = epoch + 1 >= (self.objective.warmup_epochs or 0) and (
-                        metrics["assignment_change"] < tolerance
-                    )
-                metrics["epoch_seconds"] = time.perf_counter() - started
-                # Before the warm-up ends the warming terms are not yet at full weight: a
-                # model that DEC (or the prior) has barely moved would win on validation loss.
-                warmed_up = epoch + 1 >= (self.objective.warmup_epochs or 0)
-                progress.record(settings.stage, epoch, metrics, self.model, warmed_up)
-                stopping = (
-                    converged or progress.epochs_since_best >= settings.early_stopping_patience
-                )
-                progress.completed = stopping or epoch == settings.epochs - 1
-                if settings.last_checkpoint_path:
-                    state = last_checkpoint(
-                        settings, self.identity, self.model, self.optimiser, self.rng, progress
-                    )
-                    save_atomic(state, settings.last_checkpoint_path)
-                log_progress(settings, epoch, metrics, stopping)
+                    logger.info("%s: already complete in the last checkpoint", self.stage.name)
+                    return self._result()
+            self.clusters.start()
+            for epoch in range(progress.next_epoch, self.settings.epochs):
+                metrics, converged = self.epoch(epoch)
+                stopping = progress.record(epoch, metrics, self.model, converged)
+                progress.save(self.model, self.optimiser, self.rng)
+                progress.log(epoch, metrics, stopping, self.clusters.describe(metrics))
                 if on_epoch_end is not None:
                     on_epoch_end(epoch, metrics)
                 if stopping:
                     break
-            return self._result(progress)
+            return self._result()
 
-    def _result(self, progress: Progress) -> StageResult:
-        stage = self.settings.stage
-        final = checkpoint_from_model(self.model, stage, progress.last_epoch, progress.last_metrics)
+    def _result(self) -> StageResult:
+        progress = self.progress
+        final = checkpoint_from_model(
+            self.model, self.stage.name, progress.last_epoch, progress.last_metrics
+        )
         best = progress.best or final  # a stage that ended within its warm-up
-        if self.settings.clustering:
-            for name, checkpoint in (("best", best), ("final", final)):
-                sizes = cluster_sizes(checkpoint["metrics"])
-                problem = collapse_message(sizes, self.settings.clustering.max_cluster_share)
-                if problem:
-                    logger.warning("%s: %s model collapsed: %s", stage, name, problem)
+        self.clusters.check("best", best)
+        self.clusters.check("final", final)
         return StageResult(best=best, final=final, history=progress.history)
 
 
@@ -297,15 +229,15 @@ def train_stage(
     model: ContrastiveVAEDEC,
     train: MouseTensors,
     validation: MouseTensors,
-    settings: StageSettings,
+    stage: Stage,
     on_epoch_end: OnEpochEnd | None = None,
     resume_state: dict[str, Any] | None = None,
 ) -> StageResult:
     """Train ``model`` for one stage; returns best/final CPU checkpoints and the history.
 
-    Early stopping watches the validation loss (patience from ``settings``); the best
-    checkpoint is the epoch with the lowest one. With ``settings.last_checkpoint_path`` a
+    Early stopping watches the validation loss (patience from the stage's settings); the
+    best checkpoint is the epoch with the lowest one. With ``stage.last_checkpoint_path`` a
     "last" checkpoint with optimiser, schedule and RNG state is written atomically every
     epoch; pass it back as ``resume_state`` to continue an interrupted stage exactly.
     """
-    return StageTrainer(model, train, validation, settings).run(on_epoch_end, resume_state)
+    return StageTrainer(model, train, validation, stage).run(on_epoch_end, resume_state)

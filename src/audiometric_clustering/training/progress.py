@@ -13,7 +13,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import math
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import fields
 from pathlib import Path
 from typing import Any
 
@@ -21,73 +21,55 @@ import numpy as np
 import torch
 
 from audiometric_clustering.model import ContrastiveVAEDEC, MouseTensors
-from audiometric_clustering.training.checkpoints import checkpoint_from_model
+from audiometric_clustering.training.checkpoints import checkpoint_from_model, save_atomic
 from audiometric_clustering.training.optimiser import Optimiser
-from audiometric_clustering.training.settings import PARAMETERS_ENTRY, StageSettings
+from audiometric_clustering.training.settings import Stage
 
 logger = logging.getLogger(__name__)
 
 #: Settings that change how a stage runs, not what it computes: a resume may change them.
 HOW_IT_RUNS = frozenset(
-    {"resume", "last_checkpoint_path", "log_every_n_epochs", "num_threads", "device"}
-    | {"mixed_precision", "compile"}
+    {"resume", "log_every_n_epochs", "num_threads", "device", "mixed_precision", "compile"}
 )
+#: What a resume gets back of the progress (the "progress" entry of a last checkpoint).
+STATE = ("history", "best", "best_val_loss", "epochs_since_best", "completed")
 
 
-def _digest(tensors: list[torch.Tensor]) -> str:
-    hasher = hashlib.sha256()
-    for tensor in tensors:
-        hasher.update(tensor.detach().cpu().contiguous().numpy().tobytes())
-    return hasher.hexdigest()[:16]
-
-
-def stage_identity(
-    settings: StageSettings,
-    model: ContrastiveVAEDEC,
-    train: MouseTensors,
-    validation: MouseTensors,
-) -> dict[str, str]:
-    """Everything that makes a stage's result, by the name a user would change it under:
-    the seed and each setting (``loss_weights.kl``), the model's configuration
-    (``model.latent_dim``), its starting weights and the training and validation data."""
-    identity = {}
-    for name, value in asdict(settings).items():
-        if name in HOW_IT_RUNS or name == "stage" or value is None:
-            continue
-        if isinstance(value, dict):  # the objective and clustering settings, by YAML key
-            for key, inner in value.items():
-                if key == "weights":
-                    identity |= {f"loss_weights.{term}": repr(w) for term, w in inner.items()}
-                elif key != "terms" and inner is not None:
-                    identity[key] = repr(inner)
-        else:
-            identity[name] = repr(value)
-    identity |= {f"model.{key}": repr(value) for key, value in model.config.to_dict().items()}
-    identity["starting weights"] = _digest(list(model.state_dict().values()))
-    identity["data"] = _digest(
-        [getattr(tensors, f.name) for tensors in (train, validation) for f in fields(tensors)]
-    )
-    return identity
-
-
-def identity_differences(written: dict[str, str], current: dict[str, str]) -> list[str]:
-    """``key = written value (this run: current value)`` for every difference."""
-    return [
-        f"{key} = {written.get(key, 'absent')} (this run: {current.get(key, 'absent')})"
-        for key in sorted(set(written) | set(current))
-        if written.get(key) != current.get(key)
-    ]
-
-
-@dataclass
 class Progress:
-    """Loop state that a resumed run must get back (plain types only)."""
+    """One stage's progress: history, best checkpoint, patience, and its last checkpoint.
 
-    history: dict[str, list[float]] = field(default_factory=dict)
-    best: dict[str, Any] | None = None
-    best_val_loss: float = math.inf
-    epochs_since_best: int = 0
-    completed: bool = False
+    ``identity`` is everything that makes the stage's result, by the name a user would
+    change it under: the seed and each setting (``loss_weights.kl``), the model's
+    configuration (``model.latent_dim``), its starting weights and the training and
+    validation data.
+    """
+
+    def __init__(
+        self,
+        stage: Stage,
+        model: ContrastiveVAEDEC,
+        train: MouseTensors,
+        validation: MouseTensors,
+    ) -> None:
+        self.stage = stage
+        self.identity = {"seed": repr(stage.seed)}
+        for name, value in stage.settings.model_dump().items():
+            if name == "loss_weights":
+                self.identity |= {f"loss_weights.{term}": repr(w) for term, w in value.items()}
+            elif name not in HOW_IT_RUNS and value is not None:
+                self.identity[name] = repr(value)
+        self.identity |= {
+            f"model.{key}": repr(value) for key, value in model.config.to_dict().items()
+        }
+        self.identity["starting weights"] = _digest(list(model.state_dict().values()))
+        self.identity["data"] = _digest(
+            [getattr(tensors, f.name) for tensors in (train, validation) for f in fields(tensors)]
+        )
+        self.history: dict[str, list[float]] = {}
+        self.best: dict[str, Any] | None = None
+        self.best_val_loss = math.inf
+        self.epochs_since_best = 0
+        self.completed = False
 
     @property
     def last_epoch(self) -> int:
@@ -102,134 +84,114 @@ class Progress:
         return {name: values[-1] for name, values in self.history.items() if name != "epoch"}
 
     def record(
-        self,
-        stage: str,
-        epoch: int,
-        metrics: dict[str, float],
-        model: ContrastiveVAEDEC,
-        eligible: bool = True,
-    ) -> None:
+        self, epoch: int, metrics: dict[str, float], model: ContrastiveVAEDEC, converged: bool
+    ) -> bool:
         """Append the epoch's metrics; keep a checkpoint when its validation loss is the best
-        of the ``eligible`` epochs (the others count towards no patience either)."""
+        since the warm-up; returns whether the stage stops here (converged, or out of
+        patience) and marks it completed then or at its last epoch.
+
+        Before the warm-up ends the warming terms are not yet at full weight: a model that
+        DEC (or the prior) has barely moved would win on validation loss, so those epochs
+        keep no checkpoint and count towards no patience.
+        """
         self.history.setdefault("epoch", []).append(float(epoch))
         for name, value in metrics.items():
             self.history.setdefault(name, []).append(float(value))
-        if not eligible:
+        if epoch + 1 >= (self.stage.objective.warmup_epochs or 0):
+            if metrics["val_loss"] < self.best_val_loss:
+                self.best_val_loss = metrics["val_loss"]
+                self.best = checkpoint_from_model(model, self.stage.name, epoch, metrics)
+                self.epochs_since_best = 0
+            else:
+                self.epochs_since_best += 1
+        settings = self.stage.settings
+        stopping = converged or self.epochs_since_best >= settings.early_stopping_patience
+        self.completed = stopping or epoch == settings.epochs - 1
+        return stopping
+
+    def save(
+        self, model: ContrastiveVAEDEC, optimiser: Optimiser, rng: np.random.Generator
+    ) -> None:
+        """Write the last checkpoint, if the stage keeps one: everything needed to continue
+        exactly (weights, optimiser, schedule, RNG, progress) and the identity to check."""
+        if not self.stage.last_checkpoint_path:
             return
-        if metrics["val_loss"] < self.best_val_loss:
-            self.best_val_loss = metrics["val_loss"]
-            self.best = checkpoint_from_model(model, stage, epoch, metrics)
-            self.epochs_since_best = 0
-        else:
-            self.epochs_since_best += 1
-
-
-def last_checkpoint(
-    settings: StageSettings,
-    identity: dict[str, str],
-    model: ContrastiveVAEDEC,
-    optimiser: Optimiser,
-    rng: np.random.Generator,
-    progress: Progress,
-) -> dict[str, Any]:
-    """Everything needed to continue exactly: weights, optimiser, schedule, RNG, progress,
-    and the stage's identity to check a resume against."""
-    checkpoint = checkpoint_from_model(
-        model, settings.stage, progress.last_epoch, progress.last_metrics
-    )
-    random_state = {"torch": torch.get_rng_state(), "numpy": rng.bit_generator.state}
-    if torch.cuda.is_available() and next(model.parameters()).is_cuda:
-        random_state["cuda"] = torch.cuda.get_rng_state_all()
-    extra = {"rng": random_state, "progress": asdict(progress), "identity": identity}
-    return checkpoint | optimiser.state_dict() | extra
-
-
-def restore(
-    state: dict[str, Any],
-    settings: StageSettings,
-    identity: dict[str, str],
-    model: ContrastiveVAEDEC,
-    optimiser: Optimiser,
-    rng: np.random.Generator,
-) -> Progress:
-    """Load a last checkpoint into the stage's model, optimiser and random state, after
-    checking that it was written by a run with this ``identity``."""
-    differences = identity_differences(state.get("identity", {}), identity)
-    if state["stage"] != settings.stage or differences:
-        entry = PARAMETERS_ENTRY.get(settings.stage, settings.stage)
-        what = differences if state["stage"] == settings.stage else [f"stage {state['stage']}"]
-        raise ValueError(
-            f"{entry}: cannot resume from {settings.last_checkpoint_path or 'the checkpoint'}: "
-            f"it was written with {'; '.join(what)}. Resume with the settings it was written "
-            f"with, or set {entry}.resume=false to start the stage afresh."
+        checkpoint = checkpoint_from_model(
+            model, self.stage.name, self.last_epoch, self.last_metrics
         )
-    model.load_state_dict(state["state_dict"])
-    optimiser.load_state_dict(state)
-    torch.set_rng_state(state["rng"]["torch"])
-    rng.bit_generator.state = state["rng"]["numpy"]
-    if "cuda" in state["rng"] and next(model.parameters()).is_cuda:
-        torch.cuda.set_rng_state_all(state["rng"]["cuda"])
-    progress = Progress(**state["progress"])
-    logger.info("%s: resuming after epoch %d", settings.stage, progress.last_epoch + 1)
-    return progress
+        random_state = {"torch": torch.get_rng_state(), "numpy": rng.bit_generator.state}
+        if torch.cuda.is_available() and next(model.parameters()).is_cuda:
+            random_state["cuda"] = torch.cuda.get_rng_state_all()
+        progress = {name: getattr(self, name) for name in STATE}
+        extra = {"rng": random_state, "progress": progress, "identity": self.identity}
+        save_atomic(checkpoint | optimiser.state_dict() | extra, self.stage.last_checkpoint_path)
 
+    def resume(
+        self,
+        state: dict[str, Any],
+        model: ContrastiveVAEDEC,
+        optimiser: Optimiser,
+        rng: np.random.Generator,
+    ) -> None:
+        """Load a last checkpoint into the model, optimiser, random state and this progress,
+        after checking that it was written by a run with this stage's identity."""
+        written = state.get("identity", {})
+        differences = [
+            f"{key} = {written.get(key, 'absent')} (this run: {self.identity.get(key, 'absent')})"
+            for key in sorted(set(written) | set(self.identity))
+            if written.get(key) != self.identity.get(key)
+        ]
+        name, entry = self.stage.name, self.stage.entry
+        if state["stage"] != name or differences:
+            what = differences if state["stage"] == name else [f"stage {state['stage']}"]
+            raise ValueError(
+                f"{entry}: cannot resume from {self.stage.last_checkpoint_path or 'the checkpoint'}"
+                f": it was written with {'; '.join(what)}. Resume with the settings it was "
+                f"written with, or set {entry}.resume=false to start the stage afresh."
+            )
+        model.load_state_dict(state["state_dict"])
+        optimiser.load_state_dict(state)
+        torch.set_rng_state(state["rng"]["torch"])
+        rng.bit_generator.state = state["rng"]["numpy"]
+        if "cuda" in state["rng"] and next(model.parameters()).is_cuda:
+            torch.cuda.set_rng_state_all(state["rng"]["cuda"])
+        for key in STATE:
+            setattr(self, key, state["progress"][key])
+        logger.info("%s: resuming after epoch %d", name, self.last_epoch + 1)
 
-def load_resume_state(settings: StageSettings) -> dict[str, Any] | None:
-    """The last checkpoint when ``resume`` is on and one exists, else None (a fresh start)."""
-    if not settings.resume or not settings.last_checkpoint_path:
-        return None
-    path = Path(settings.last_checkpoint_path)
-    if not path.is_file():
-        logger.info("resume: no last checkpoint at %s, starting afresh", path)
-        return None
-    return torch.load(path, map_location="cpu", weights_only=True)
-
-
-def epoch_metrics(
-    settings: StageSettings,
-    epoch: int,
-    train_terms: list[float],
-    validation_terms: list[float],
-    learning_rate: float,
-) -> dict[str, float]:
-    """Train loss with this epoch's (warming-up) weights; validation loss with the full
-    weights from the first epoch, so the best-checkpoint choice compares equal objectives."""
-    objective = settings.objective
-    names = objective.terms
-    weights, full = objective.weights_at(epoch), objective.weights_at(None)
-    metrics = {"loss": sum(w * t for w, t in zip(weights, train_terms, strict=True))}
-    metrics |= {f"loss_{n}": v for n, v in zip(names, train_terms, strict=True)}
-    metrics["val_loss"] = sum(w * t for w, t in zip(full, validation_terms, strict=True))
-    metrics |= {f"val_loss_{n}": v for n, v in zip(names, validation_terms, strict=True)}
-    metrics["lr"] = learning_rate
-    if not all(math.isfinite(value) for value in metrics.values()):
-        raise FloatingPointError(f"{settings.stage} epoch {epoch}: {metrics}")
-    return metrics
-
-
-def log_progress(
-    settings: StageSettings, epoch: int, metrics: dict[str, float], stopping: bool
-) -> None:
-    """A progress line every ``log_every_n_epochs`` epochs, and at the first and last."""
-    every, epochs = settings.log_every_n_epochs, settings.epochs
-    if not (epoch == 0 or epoch == epochs - 1 or stopping or (epoch + 1) % every == 0):
-        return
-    clusters = ""
-    if settings.clustering:
-        clusters = (
-            f" largest cluster {metrics['largest_cluster_share']:.0%},"
-            f" {metrics['clusters_used']:.0f} used,"
-            f" {metrics['assignment_change']:.2%} changed cluster"
+    def log(self, epoch: int, metrics: dict[str, float], stopping: bool, clusters: str) -> None:
+        """A progress line every ``log_every_n_epochs`` epochs, and at the first and last."""
+        every, epochs = self.stage.settings.log_every_n_epochs, self.stage.settings.epochs
+        if not (epoch == 0 or epoch == epochs - 1 or stopping or (epoch + 1) % every == 0):
+            return
+        logger.info(
+            "%s epoch %d/%d: loss %.4f val %.4f lr %.2e%s (%.2f s)%s",
+            self.stage.name,
+            epoch + 1,
+            epochs,
+            metrics["loss"],
+            metrics["val_loss"],
+            metrics["lr"],
+            clusters,
+            metrics["epoch_seconds"],
+            "; early stop" if stopping else "",
         )
-    logger.info(
-        "%s epoch %d/%d: loss %.4f val %.4f lr %.2e%s (%.2f s)%s",
-        settings.stage,
-        epoch + 1,
-        epochs,
-        metrics["loss"],
-        metrics["val_loss"],
-        metrics["lr"],
-        clusters,
-        metrics["epoch_seconds"],
-        "; early stop" if stopping else "",
-    )
+
+    @staticmethod
+    def saved_state(stage: Stage) -> dict[str, Any] | None:
+        """The stage's last checkpoint when ``resume`` is on and one exists, else None (a
+        fresh start)."""
+        if not stage.settings.resume or not stage.last_checkpoint_path:
+            return None
+        path = Path(stage.last_checkpoint_path)
+        if not path.is_file():
+            logger.info("resume: no last checkpoint at %s, starting afresh", path)
+            return None
+        return torch.load(path, map_location="cpu", weights_only=True)
+
+
+def _digest(tensors: list[torch.Tensor]) -> str:
+    hasher = hashlib.sha256()
+    for tensor in tensors:
+        hasher.update(tensor.detach().cpu().contiguous().numpy().tobytes())
+    return hasher.hexdigest()[:16]

@@ -1,23 +1,33 @@
-"""A training stage's settings, typed and validated from its YAML parameters.
+"""A training stage's settings (``params:pretraining``, ``params:joint_training``), typed.
 
-``conf/base/parameters_<stage>.yml`` is the only place a default lives: every key is
-required here, a misspelt or unknown key is refused (``epoch`` for ``epochs`` would
-otherwise train with a silent default), and a bad value fails before any work starts with
-the key, the value and what was expected.
+Both entries share one schema, :class:`TrainingSettings`: the optimisation, the objective
+(``loss_weights`` and the settings of the terms it names) and, in a stage with clustering
+terms, DEC's handling of its clusters. A :class:`Stage` is one run of a stage: its settings
+with the seed and where it keeps its resume checkpoint.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, fields
-from typing import Any
+from dataclasses import dataclass
+from typing import Annotated, Any
 
-from audiometric_clustering.model.objective import Objective
+from annotated_types import Ge, Gt, Le
+from pydantic import model_validator
+
+from audiometric_clustering.model.contrastive import MIN_TEMPERATURE
+from audiometric_clustering.model.objective import TERMS, Objective
+from audiometric_clustering.yaml_settings import Refusal, YamlSettings, describe, named
 
 #: The parameters entry of each stage, for messages that name the key a user would edit.
 PARAMETERS_ENTRY = {"pretrain": "pretraining", "joint": "joint_training"}
-#: The objective's keys in a stage's YAML (see :class:`Objective`).
-OBJECTIVE_KEYS = ("loss_weights", "abr_noise_db", "contrastive_temperature", "warmup_epochs")
+#: DEC's keys, given in a stage with clustering terms only (see :class:`ClusteringSettings`).
+CLUSTERING_KEYS = (
+    "target_update_interval",
+    "assignment_change_tolerance",
+    "max_cluster_share",
+    "reseed_empty_clusters",
+)
 
 
 @dataclass(frozen=True)
@@ -39,115 +49,116 @@ class ClusteringSettings:
     reseed_empty_clusters: bool
 
 
-@dataclass(frozen=True)
-class StageSettings:
-    """How to optimise one stage, and what: ``objective`` (and ``clustering`` when it has
-    clustering terms)."""
+class TrainingSettings(YamlSettings):
+    """How to optimise one stage, and what (``loss_weights``, see model/objective.py).
 
-    stage: str
-    seed: int
-    epochs: int
-    batch_size: int
+    The terms' own settings are required when a weighted term reads them: ``abr_noise_db``
+    with ``abr``, ``contrastive_temperature`` with ``contrastive``; the keys of
+    :data:`CLUSTERING_KEYS` in a stage with clustering terms, and only there. Those that a
+    stage does not need may be absent (None).
+    """
+
+    epochs: Annotated[int, Ge(1)]
+    batch_size: Annotated[int, Ge(2)]
     one_centre_per_batch: bool
-    learning_rate: float
-    min_learning_rate: float
-    early_stopping_patience: int
-    gradient_clip_norm: float | None
+    learning_rate: Annotated[float, Ge(0)]
+    min_learning_rate: Annotated[float, Ge(0)]
+    early_stopping_patience: Annotated[int, Ge(1)]
+    gradient_clip_norm: Annotated[float, Ge(1e-12)] | None
     device: str
     mixed_precision: bool
     compile: bool
-    num_threads: int
-    log_every_n_epochs: int
+    num_threads: Annotated[int, Ge(0)]
+    log_every_n_epochs: Annotated[int, Ge(1)]
     resume: bool
-    last_checkpoint_path: str | None
-    objective: Objective
-    clustering: ClusteringSettings | None
+    loss_weights: Annotated[dict[str, Annotated[float, Ge(0)]], named(TERMS, "terms")]
+    abr_noise_db: Annotated[float, Gt(0)] | None = None
+    contrastive_temperature: Annotated[float, Ge(MIN_TEMPERATURE)] | None = None
+    warmup_epochs: Annotated[int, Ge(0)]
+    target_update_interval: Annotated[int, Ge(0)] | None = None
+    assignment_change_tolerance: Annotated[float, Ge(0), Le(1)] | None = None
+    max_cluster_share: Annotated[float, Ge(1e-12), Le(1)] | None = None
+    reseed_empty_clusters: bool | None = None
 
+    @classmethod
+    def required_keys(cls, values: Mapping[str, Any]) -> set[str]:
+        """Besides every key without a default, those the weighted terms read."""
+        weights = values.get("loss_weights")
+        terms = set(weights) if isinstance(weights, Mapping) else set()
+        needed = {key for key, term in _TERM_KEYS.items() if term in terms}
+        if _uses_clusters(terms):
+            needed |= set(CLUSTERING_KEYS)
+        return super().required_keys(values) | needed
 
-#: Per key: accepted python types, lowest and highest value (None: unbounded), null allowed.
-_RULES: dict[str, tuple[tuple[type, ...], float | None, float | None, bool]] = {
-    "epochs": ((int,), 1, None, False),
-    "batch_size": ((int,), 2, None, False),
-    "one_centre_per_batch": ((bool,), None, None, False),
-    "learning_rate": ((int, float), 0, None, False),
-    "min_learning_rate": ((int, float), 0, None, False),
-    "early_stopping_patience": ((int,), 1, None, False),
-    "gradient_clip_norm": ((int, float), 1e-12, None, True),
-    "device": ((str,), None, None, False),
-    "mixed_precision": ((bool,), None, None, False),
-    "compile": ((bool,), None, None, False),
-    "num_threads": ((int,), 0, None, False),
-    "log_every_n_epochs": ((int,), 1, None, False),
-    "resume": ((bool,), None, None, False),
-    "target_update_interval": ((int,), 0, None, False),
-    "assignment_change_tolerance": ((int, float), 0, 1, False),
-    "max_cluster_share": ((int, float), 1e-12, 1, False),
-    "reseed_empty_clusters": ((bool,), None, None, False),
-}
+    @model_validator(mode="after")
+    def _consistent(self) -> TrainingSettings:
+        if self.min_learning_rate > self.learning_rate:
+            raise Refusal(
+                f"at most learning_rate ({self.learning_rate!r})",
+                "min_learning_rate",
+                self.min_learning_rate,
+            )
+        terms = set(self.loss_weights)
+        for key, term in _TERM_KEYS.items():
+            if term in terms and getattr(self, key) is None:
+                raise Refusal(describe(type(self).model_fields[key]), key, None)
+        extra = [key for key in CLUSTERING_KEYS if getattr(self, key) is not None]
+        if extra and not _uses_clusters(terms):
+            raise Refusal(f"{extra} apply only to a stage with clustering terms")
+        return self
 
-
-def _checked(stage: str, key: str, value: Any) -> Any:
-    kinds, low, high, nullable = _RULES[key]
-    if value is None and nullable:
-        return None
-    valid = isinstance(value, kinds) and (bool in kinds or not isinstance(value, bool))
-    valid = valid and (low is None or value >= low) and (high is None or value <= high)
-    if not valid:
-        names = " or ".join("number" if k is float else k.__name__ for k in kinds if k is not int)
-        names = names or "integer"
-        bounds = (
-            "" if low is None else f" >= {low:g}" if high is None else f" in [{low:g}, {high:g}]"
+    @property
+    def objective(self) -> Objective:
+        return Objective(
+            weights=dict(self.loss_weights),
+            abr_noise_db=self.abr_noise_db,
+            contrastive_temperature=self.contrastive_temperature,
+            warmup_epochs=self.warmup_epochs,
         )
-        null = " (or null)" if nullable else ""
-        article = "an" if names[0] in "aeiou" else "a"
-        raise ValueError(f"{stage}.{key} = {value!r}: expected {article} {names}{bounds}{null}")
-    return value
+
+    @property
+    def clustering(self) -> ClusteringSettings | None:
+        """DEC's settings, in a stage with clustering terms."""
+        if not _uses_clusters(set(self.loss_weights)):
+            return None
+        return ClusteringSettings(**{key: getattr(self, key) for key in CLUSTERING_KEYS})
+
+
+def _uses_clusters(terms: set[str]) -> bool:
+    return any(TERMS[name].uses_clusters for name in terms if name in TERMS)
+
+
+#: The terms' own settings, by the term that reads them.
+_TERM_KEYS = {"abr_noise_db": "abr", "contrastive_temperature": "contrastive"}
+
+
+@dataclass(frozen=True)
+class Stage:
+    """One run of a training stage: ``name`` ("pretrain" or "joint"), its settings, the
+    seed, and the resume checkpoint's path (None: the stage writes none and cannot resume)."""
+
+    name: str
+    settings: TrainingSettings
+    seed: int
+    last_checkpoint_path: str | None = None
+
+    @property
+    def objective(self) -> Objective:
+        return self.settings.objective
+
+    @property
+    def clustering(self) -> ClusteringSettings | None:
+        return self.settings.clustering
+
+    @property
+    def entry(self) -> str:
+        """The stage's parameters entry (``pretraining``, ``joint_training``)."""
+        return PARAMETERS_ENTRY.get(self.name, self.name)
 
 
 def stage_settings(
     params: Mapping[str, Any], seed: int, stage: str, last_checkpoint_path: str | None = None
-) -> StageSettings:
-    """Typed settings of ``stage`` from its parameters (``params:<stage>``) and the seed.
-
-    ``last_checkpoint_path`` is where the stage keeps its resume checkpoint (a catalog entry
-    of the run's folder); without one the stage writes none and cannot resume.
-    """
-    entry = PARAMETERS_ENTRY.get(stage, stage)
-    not_from_yaml = {"stage", "seed", "objective", "clustering", "last_checkpoint_path"}
-    stage_keys = [f.name for f in fields(StageSettings) if f.name not in not_from_yaml]
-    cluster_keys = [f.name for f in fields(ClusteringSettings)]
-    unknown = sorted(set(params) - {*stage_keys, *cluster_keys, *OBJECTIVE_KEYS})
-    if unknown:
-        raise ValueError(f"{entry}: unknown parameters {unknown}")
-    if "loss_weights" not in params:
-        raise ValueError(f"{entry}: missing parameter 'loss_weights'")
-    try:
-        objective = Objective(
-            weights=dict(params["loss_weights"]),
-            **{key: params.get(key) for key in OBJECTIVE_KEYS[1:]},
-        )
-    except ValueError as error:
-        raise ValueError(f"{entry}.{error}") from None
-    needed = stage_keys + (cluster_keys if objective.uses_clusters else [])
-    missing = [key for key in needed if key not in params]
-    if missing:
-        raise ValueError(f"{entry}: missing parameters {missing}")
-    extra = sorted(set(cluster_keys) & set(params) - set(needed))
-    if extra:
-        raise ValueError(f"{entry}: {extra} apply only to a stage with clustering terms")
-    if params["min_learning_rate"] > params["learning_rate"]:
-        raise ValueError(
-            f"{entry}.min_learning_rate = {params['min_learning_rate']!r}: expected at most "
-            f"learning_rate ({params['learning_rate']!r})"
-        )
-    clustering = None
-    if objective.uses_clusters:
-        clustering = ClusteringSettings(**{k: _checked(entry, k, params[k]) for k in cluster_keys})
-    return StageSettings(
-        stage=stage,
-        seed=seed,
-        last_checkpoint_path=last_checkpoint_path,
-        **{key: _checked(entry, key, params[key]) for key in stage_keys},
-        objective=objective,
-        clustering=clustering,
-    )
+) -> Stage:
+    """A :class:`Stage` from the stage's parameters (``params:<entry>``) and the seed."""
+    settings = TrainingSettings.from_params(params, PARAMETERS_ENTRY.get(stage, stage))
+    return Stage(stage, settings, seed, last_checkpoint_path)

@@ -7,11 +7,6 @@ from collections.abc import Callable, Iterator
 
 import mlflow
 
-from audiometric_clustering.model import ContrastiveVAEDEC, MouseTensors
-from audiometric_clustering.training.loop import StageResult, train_stage
-from audiometric_clustering.training.progress import load_resume_state
-from audiometric_clustering.training.settings import StageSettings
-
 
 def log_metrics(
     prefix: str, metrics: dict[str, float], step: int | None = None, synchronous: bool = True
@@ -43,22 +38,3 @@ def epoch_logger(prefix: str) -> Iterator[Callable[[int, dict[str, float]], None
     finally:
         if mlflow.active_run() is not None:
             mlflow.flush_async_logging()
-
-
-def train_stage_tracked(
-    model: ContrastiveVAEDEC,
-    train: MouseTensors,
-    validation: MouseTensors,
-    settings: StageSettings,
-) -> StageResult:
-    """``train_stage`` as the pipeline nodes run it: every epoch's metrics logged to MLflow as
-    ``<stage>/<name>``, continuing from the stage's last checkpoint when ``settings.resume``."""
-    with epoch_logger(settings.stage) as on_epoch_end:
-        return train_stage(
-            model,
-            train,
-            validation,
-            settings,
-            on_epoch_end=on_epoch_end,
-            resume_state=load_resume_state(settings),
-        )

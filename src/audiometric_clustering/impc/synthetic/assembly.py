@@ -78,9 +78,13 @@ def _recording(
     centre: np.ndarray, continuous: np.ndarray, settings: SyntheticSettings
 ) -> np.ndarray:
     """How each mouse's values were written: "grid", "offset_grid" or "continuous"."""
-    offset = np.array([any(p.grid_offset_db) for p in CENTRES])[centre] & settings.grid_offsets
+    offset = (
+        np.array([any(p.grid_offset_db) for p in CENTRES])[centre] & settings.recording.grid_offsets
+    )
     kind = np.where(offset, "offset_grid", "grid")
-    return np.where(continuous & settings.continuous_values, "continuous", kind).astype(object)
+    return np.where(continuous & settings.recording.continuous_values, "continuous", kind).astype(
+        object
+    )
 
 
 def generate_synthetic_export(
@@ -88,7 +92,8 @@ def generate_synthetic_export(
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """``n_mice`` synthetic mice as (wide export, ground truth), deterministic per seed.
 
-    ``settings`` come from ``params:synthetic`` (``SyntheticSettings.from_params``). The
+    ``settings`` are ``params:synthetic``'s (``SyntheticSettings.from_params``), whose own
+    ``n_mice`` and ``seed`` the pipeline passes here (tests make other sizes). The
     export has the real column names. The truth has one row per mouse (:data:`TRUTH_COLUMNS`):
     line_id as in the model-input table; planted_pattern ("none" where the line expresses
     none) and affected (this mouse expresses it; sporadic loss is not "affected");
@@ -97,12 +102,10 @@ def generate_synthetic_export(
     sporadic_loss ("none", "flat", "tonal") and its size; the cohort and its offset; the
     mouse's "no response" ceiling; and how its values were recorded.
     """
-    if isinstance(n_mice, bool) or not isinstance(n_mice, int | np.integer) or n_mice < 1:
-        raise ValueError(f"synthetic.n_mice = {n_mice!r}: expected a whole number of at least 1")
     seeds = np.random.SeedSequence(seed).spawn(len(STREAMS))
     rngs = {name: np.random.default_rng(s) for name, s in zip(STREAMS, seeds, strict=True)}
     pop = draw_population(
-        rngs["population"], int(n_mice), settings.control_share, settings.lines_per_cohort
+        rngs["population"], int(n_mice), settings.control_share, settings.cohorts.lines_per_cohort
     )
     n_controls = n_mice - pop.n_mutants
     is_control = np.arange(n_mice) >= pop.n_mutants
@@ -112,7 +115,7 @@ def generate_synthetic_export(
         rngs["phenotypes"], lines, pop.line, pop.position == 0, settings.planted.mouse_spread
     )
     cohort_offset = nuisance.cohort_offsets(
-        rngs["cohorts"], len(pop.cohort_centre), settings.cohort_offset_sd_db
+        rngs["cohorts"], len(pop.cohort_centre), settings.cohorts.offset_sd_db
     )[pop.cohort]
     sporadic = nuisance.sporadic_loss(rngs["sporadic"], is_control, settings)
     hearing = (

@@ -61,12 +61,12 @@ def control_baseline(
     setup offsets.
     """
     z = rng.standard_normal((len(centre), 6))
-    if settings.correlated_frequencies:
+    if settings.baseline.correlated:
         z = z @ np.linalg.cholesky(CONTROL_CORRELATION).T
-    z = _skewed(z, settings.baseline_skewness)
+    z = _skewed(z, settings.baseline.skewness)
     mean, sd = centre_table("mean_db"), centre_table("sd_db")
     offset = np.array([s.offset_db for s in SETUPS])[setup]
-    if not settings.centre_baselines:
+    if not settings.baseline.by_centre:
         weights = centre_table("export_mice")
         mean = np.broadcast_to(weights @ mean / weights.sum(), mean.shape)
         sd = np.broadcast_to(weights @ sd / weights.sum(), sd.shape)
@@ -97,10 +97,12 @@ def sporadic_loss(
     sick or stressed for reasons unrelated to hearing), but it is never inherited.
     """
     n = len(is_control)
-    share = np.where(is_control, settings.sporadic_control_share, settings.sporadic_mutant_share)
+    share = np.where(
+        is_control, settings.sporadic_loss.control_share, settings.sporadic_loss.mutant_share
+    )
     hit = rng.random(n) < share
-    flat = rng.random(n) < settings.sporadic_flat_share
-    size = np.where(hit, rng.uniform(*settings.sporadic_shift_db, size=n), 0.0)
+    flat = rng.random(n) < settings.sporadic_loss.flat_share
+    size = np.where(hit, rng.uniform(*settings.sporadic_loss.shift_db, size=n), 0.0)
     tonal_masks = np.zeros((len(TONAL_TONES), 6))
     for row, tones in enumerate(TONAL_TONES):
         tonal_masks[row, list(tones)] = 1.0
@@ -112,7 +114,7 @@ def sporadic_loss(
 
 def ceilings(centre: np.ndarray, settings: SyntheticSettings) -> np.ndarray:
     """Each mouse's "no response" level: its centre's highest stimulus, or 100 dB when off."""
-    if not settings.centre_ceilings:
+    if not settings.recording.centre_ceilings:
         return np.full(len(centre), NO_RESPONSE_DB)
     return centre_table("ceiling_db")[centre]
 
@@ -125,10 +127,10 @@ def record(
 ) -> np.ndarray:
     """Thresholds as a centre writes them down: on its 5 dB grid (or to 0.1 dB for mice of
     ``continuous`` cohorts), between the quietest stimulus and the centre's ceiling."""
-    offset = centre_table("grid_offset_db")[centre] * settings.grid_offsets
+    offset = centre_table("grid_offset_db")[centre] * settings.recording.grid_offsets
     hearing_db = np.maximum(hearing_db, LOWEST_DB)
     gridded = np.round((hearing_db - offset) / STEP_DB) * STEP_DB + offset
-    use_continuous = (continuous & settings.continuous_values)[:, None]
+    use_continuous = (continuous & settings.recording.continuous_values)[:, None]
     values = np.where(use_continuous, hearing_db, gridded)
     return np.round(np.minimum(values, ceilings(centre, settings)[:, None]), 1) + 0.0  # no -0
 
@@ -138,4 +140,4 @@ def missing_mask(
 ) -> np.ndarray:
     """Which thresholds were not recorded, at each centre's rates (none when off)."""
     unrecorded = rng.random((len(centre), 6)) < centre_table("missing")[centre]
-    return unrecorded & settings.missing_values
+    return unrecorded & settings.recording.missing_values

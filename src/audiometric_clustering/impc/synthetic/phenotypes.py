@@ -59,15 +59,15 @@ def plant_lines(
     planted = np.zeros(len(genes), dtype=bool)
     planted[order[np.cumsum(expressing[order]) <= target]] = True
 
-    names = list(settings.weights)
-    weights = np.array([settings.weights[n] for n in names])
+    names = list(settings.patterns)
+    weights = np.array([settings.patterns[n].weight for n in names])
     gene_pattern = np.full(len(genes), NO_PATTERN, dtype=object)
     gene_pattern[planted] = rng.choice(names, size=int(planted.sum()), p=weights / weights.sum())
     line_gene_pattern = gene_pattern[line_gene]
     pattern = np.where(silent, NO_PATTERN, line_gene_pattern)
 
     carries = pattern != NO_PATTERN
-    ranges = np.array([(0.0, 0.0), *(settings.size_db[n] for n in names)])
+    ranges = np.array([(0.0, 0.0), *(settings.patterns[n].size_db for n in names)])
     ranges = ranges[pd.Index([NO_PATTERN, *names]).get_indexer(pattern)]
     draw = rng.random(n_lines) if settings.sizes_vary_by_line else np.full(n_lines, 0.5)
     size = np.where(carries, ranges[:, 0] + draw * (ranges[:, 1] - ranges[:, 0]), 0.0)

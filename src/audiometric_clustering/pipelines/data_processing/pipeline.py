@@ -11,11 +11,10 @@ from kedro.pipeline import Pipeline, node
 from audiometric_clustering.impc.preprocessing import (
     apply_preprocessor,
     control_reference_summary,
-    fit_preprocessor,
 )
 from audiometric_clustering.impc.quality import build_quality_report
 
-from .nodes import select_modelling_cohort, validate_abr_export
+from .nodes import fit_preprocessing, select_modelling_cohort, validate_abr_export
 
 
 def create_pipeline(**kwargs) -> Pipeline:
@@ -34,7 +33,7 @@ def create_pipeline(**kwargs) -> Pipeline:
                 name="select_modelling_cohort",
             ),
             node(
-                fit_preprocessor,
+                fit_preprocessing,
                 inputs=["modelling_cohort", "params:data_processing"],
                 outputs="preprocessor_state",
                 name="fit_preprocessor",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
@@ -19,14 +20,9 @@ from audiometric_clustering.evaluation.assignments import (
     cluster_predictions,
     feature_spaces,
 )
-from audiometric_clustering.evaluation.characterisation import (
-    LabelRules,
-    cluster_labels,
-    threshold_summary,
-)
+from audiometric_clustering.evaluation.characterisation import cluster_labels, threshold_summary
 from audiometric_clustering.evaluation.comparison import (
     METHOD,
-    ScoringSettings,
     mlflow_metric_names,
     score_methods,
 )
@@ -43,6 +39,8 @@ from audiometric_clustering.evaluation.report import (
     report_notes,
     top_enriched_lines,
 )
+from audiometric_clustering.evaluation.scoring import ScoringSettings, Separation
+from audiometric_clustering.evaluation.settings import EvaluationSettings
 from audiometric_clustering.impc.schema import (
     ABR_OBSERVED,
     CENTRE,
@@ -67,10 +65,10 @@ logger = logging.getLogger(__name__)
 
 
 def embed_mice(
-    checkpoint: dict[str, Any], model_input: pd.DataFrame, params: dict[str, Any]
+    checkpoint: dict[str, Any], model_input: pd.DataFrame, params: Mapping[str, Any]
 ) -> tuple[dict[str, np.ndarray], pd.DataFrame]:
     """Latent means, soft assignments and reconstructions of every mouse, and the hard clusters."""
-    embedding = _embed(checkpoint, model_input, params["batch_size"])
+    embedding = _embed(checkpoint, model_input, EvaluationSettings.from_params(params).batch_size)
     arrays = {
         SPECIMENS: model_input[SPECIMEN_ID].astype(str).to_numpy(),
         LATENT: embedding.latent_mean,
@@ -82,10 +80,10 @@ def embed_mice(
 
 
 def embed_pretrained_mice(
-    checkpoint: dict[str, Any], model_input: pd.DataFrame, params: dict[str, Any]
+    checkpoint: dict[str, Any], model_input: pd.DataFrame, params: Mapping[str, Any]
 ) -> dict[str, np.ndarray]:
     """Latent means under the pretrained VAE (before joint training), for a baseline."""
-    embedding = _embed(checkpoint, model_input, params["batch_size"])
+    embedding = _embed(checkpoint, model_input, EvaluationSettings.from_params(params).batch_size)
     return {
         SPECIMENS: model_input[SPECIMEN_ID].astype(str).to_numpy(),
         LATENT: embedding.latent_mean,
@@ -96,47 +94,48 @@ def cluster_with_baselines(
     model_input: pd.DataFrame,
     embeddings: dict[str, np.ndarray],
     pretrained: dict[str, np.ndarray],
-    params: dict[str, Any],
+    params: Mapping[str, Any],
     seed: int,
 ) -> pd.DataFrame:
     """One column of cluster labels per method, rows in model-input order."""
+    settings = EvaluationSettings.from_params(params)
     spaces = feature_spaces(
-        model_input, embeddings[LATENT], pretrained[LATENT], params["line_shrinkage"]
+        model_input, embeddings[LATENT], pretrained[LATENT], settings.line_shrinkage
     )
     labels = all_assignments(
         spaces,
         embeddings[SOFT_ASSIGNMENT].argmax(axis=1),
         embeddings[SOFT_ASSIGNMENT].shape[1],
         BaselineSettings(
-            gmm_components=params["gmm_components"],
-            gmm_covariance=params["gmm_covariance"],
-            kmeans_n_init=params["kmeans_n_init"],
-            fit_size=params["baseline_fit_size"],
-            line_shrinkage=params["line_shrinkage"],
+            gmm_components=settings.gmm_components,
+            gmm_covariance=settings.gmm_covariance,
+            kmeans_n_init=settings.kmeans_n_init,
+            fit_size=settings.baseline_fit_size,
+            line_shrinkage=settings.line_shrinkage,
             seed=seed,
         ),
     )
     return pd.DataFrame({SPECIMEN_ID: embeddings[SPECIMENS], **labels})
 
 
-def _counts(embeddings: dict[str, np.ndarray], params: dict[str, Any]) -> dict[str, int]:
-    return cluster_counts(embeddings[SOFT_ASSIGNMENT].shape[1], params["gmm_components"])
+def _counts(embeddings: dict[str, np.ndarray], settings: EvaluationSettings) -> dict[str, int]:
+    return cluster_counts(embeddings[SOFT_ASSIGNMENT].shape[1], settings.gmm_components)
 
 
 def characterise_clusters(
     model_input: pd.DataFrame,
     assignments: pd.DataFrame,
     embeddings: dict[str, np.ndarray],
-    params: dict[str, Any],
+    params: Mapping[str, Any],
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Threshold quartiles and labels of every method's clusters (a ``method`` column each)."""
-    rules = LabelRules(**params["labels"])
+    settings = EvaluationSettings.from_params(params)
     summaries, labels = [], []
-    for method, n_clusters in _counts(embeddings, params).items():
+    for method, n_clusters in _counts(embeddings, settings).items():
         method_labels = assignments[method].to_numpy()
         summary = threshold_summary(model_input, method_labels, n_clusters)
         summaries.append(summary.assign(**{METHOD: method}))
-        table = cluster_labels(summary, method_labels, n_clusters, rules)
+        table = cluster_labels(summary, method_labels, n_clusters, settings.labels)
         labels.append(table.assign(**{METHOD: method}))
     return _method_first(pd.concat(summaries)), _method_first(pd.concat(labels))
 
@@ -145,14 +144,15 @@ def run_gene_enrichment(
     model_input: pd.DataFrame,
     assignments: pd.DataFrame,
     embeddings: dict[str, np.ndarray],
-    params: dict[str, Any],
+    params: Mapping[str, Any],
 ) -> pd.DataFrame:
     """Centre-matched hypergeometric enrichment of every method's clusters, BH per method."""
+    settings = EvaluationSettings.from_params(params)
     tables = [
         line_cluster_enrichment(
-            model_input, assignments[method].to_numpy(), n_clusters, params["min_line_size"]
+            model_input, assignments[method].to_numpy(), n_clusters, settings.min_line_size
         ).assign(**{METHOD: method})
-        for method, n_clusters in _counts(embeddings, params).items()
+        for method, n_clusters in _counts(embeddings, settings).items()
     ]
     return _method_first(pd.concat(tables))
 
@@ -165,33 +165,32 @@ def compare_methods(
     labels: pd.DataFrame,
     enrichment: pd.DataFrame,
     truth: pd.DataFrame,
-    params: dict[str, Any],
+    params: Mapping[str, Any],
     seed: int,
 ) -> pd.DataFrame:
     """The comparison table: model and baselines, every metric, one row each."""
-    settings = ScoringSettings(
-        min_line_size=params["min_line_size"],
-        fdr=params["fdr"],
-        silhouette_sample_size=params["silhouette_sample_size"],
-        seed=seed,
-    )
+    settings = EvaluationSettings.from_params(params)
     spaces = feature_spaces(
-        model_input, embeddings[LATENT], pretrained[LATENT], params["line_shrinkage"]
+        model_input, embeddings[LATENT], pretrained[LATENT], settings.line_shrinkage
     )
     aligned = align_truth(truth, model_input)
     if aligned is None:
         logger.info("No ground truth shares lines with these data; truth scores skipped.")
-    reference = read_gene_list(params["reference_gene_list"])
+    reference = read_gene_list(settings.reference_gene_list)
+    separations = {
+        method: Separation(
+            space, spaces[GMM_REFERENCED], settings.silhouette_sample_size, seed, reference
+        )
+        for method, space in spaces.items()
+    }
     return score_methods(
         model_input,
         assignments,
-        spaces,
-        spaces[GMM_REFERENCED],
+        separations,
         labels,
         enrichment,
         aligned,
-        reference,
-        settings,
+        ScoringSettings.from_evaluation(settings),
     )
 
 
@@ -227,10 +226,11 @@ def plot_evaluation(
     summary: pd.DataFrame,
     labels: pd.DataFrame,
     enrichment: pd.DataFrame,
-    params: dict[str, Any],
+    params: Mapping[str, Any],
     seed: int,
 ) -> dict[str, Figure]:
     """The five report figures of the model's clustering, keyed by their file names."""
+    settings = EvaluationSettings.from_params(params)
     n_clusters = embeddings[SOFT_ASSIGNMENT].shape[1]
     model_labels = assignments[MODEL].to_numpy()
     centres = model_input[CENTRE].astype(str).to_numpy()
@@ -245,7 +245,7 @@ def plot_evaluation(
             summary[summary[METHOD] == MODEL], labels[labels[METHOD] == MODEL]
         ),
         "enrichment_heatmap": plots.enrichment_heatmap(
-            enrichment[enrichment[METHOD] == MODEL], n_clusters, params["top_lines"]
+            enrichment[enrichment[METHOD] == MODEL], n_clusters, settings.top_lines
         ),
         "centre_composition": plots.centre_composition(model_labels, centres, n_clusters),
     }
@@ -258,18 +258,19 @@ def write_report(
     comparison: pd.DataFrame,
     labels: pd.DataFrame,
     enrichment: pd.DataFrame,
-    params: dict[str, Any],
+    params: Mapping[str, Any],
 ) -> str:
     """The Markdown report, led by the honest scores; notes say what could not be scored."""
+    settings = EvaluationSettings.from_params(params)
     model_labels = labels[labels[METHOD] == MODEL].drop(columns=METHOD)
     top = top_enriched_lines(
         enrichment[enrichment[METHOD] == MODEL],
         model_labels,
-        params["fdr"],
-        params["top_lines_per_cluster"],
+        settings.fdr,
+        settings.top_lines_per_cluster,
     )
     return build_report(
-        summary=data_summary(model_input, params["min_line_size"]),
+        summary=data_summary(model_input, settings.min_line_size),
         honest_scores=honest_section(comparison, labels),
         model_metrics={k: v for k, v in metrics.items() if k.startswith("eval/reconstruction")},
         comparison=comparison,

@@ -8,6 +8,7 @@ turn raw export rows into predictions; they are also what the MLflow model runs.
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
@@ -18,6 +19,7 @@ from audiometric_clustering.impc.cohort import TRAIN
 from audiometric_clustering.impc.control_baselines import BASELINE_SOURCE
 from audiometric_clustering.impc.preprocessing import apply_preprocessor, control_reference_summary
 from audiometric_clustering.impc.schema import LINE_ID, SPECIMEN_ID, SPLIT
+from audiometric_clustering.impc.settings import DataProcessingSettings
 from audiometric_clustering.impc.validation import source_of, validate_export
 from audiometric_clustering.inference.assignment import (
     FITS_NO_CLUSTER,
@@ -35,6 +37,7 @@ from audiometric_clustering.inference.categories import (
     unseen_value_counts,
 )
 from audiometric_clustering.inference.report import inference_report
+from audiometric_clustering.inference.settings import InferenceSettings
 from audiometric_clustering.inference.similarity import line_embeddings, new_line_summary
 from audiometric_clustering.model import MouseTensors
 from audiometric_clustering.training.checkpoints import model_from_checkpoint
@@ -76,14 +79,15 @@ def fit_misfit_reference(
     trained_model: dict[str, Any],
     model_input: pd.DataFrame,
     latent_embeddings: dict[str, np.ndarray],
-    params: dict[str, Any],
+    params: Mapping[str, Any],
 ) -> dict[str, Any]:
     """The "fits no cluster" thresholds from the training split's mice."""
+    settings = InferenceSettings.from_params(params)
     latent, soft = _aligned_embeddings(model_input, latent_embeddings)
     training = model_input[SPLIT].eq(TRAIN).to_numpy()
     centres = model_from_checkpoint(trained_model).clustering.centres.detach().numpy()
     distance = nearest_centre_distance(latent[training], centres)
-    rule = fit_misfit_rule(soft[training], distance, float(params["misfit_quantile"]))
+    rule = fit_misfit_rule(soft[training], distance, settings.misfit_quantile)
     logger.info("Misfit rule: a mouse %s.", rule.describe())
     return rule.to_dict()
 
@@ -91,19 +95,20 @@ def fit_misfit_reference(
 # --- prediction: raw export rows -> predictions ------------------------------------------
 
 
-def validate_new_mice(raw_abr_export: pd.DataFrame, params: dict[str, Any]) -> pd.DataFrame:
+def validate_new_mice(raw_abr_export: pd.DataFrame, params: Mapping[str, Any]) -> pd.DataFrame:
     """The training run's validation, without the checks that only matter for training.
 
     ``n_clusters=0`` switches off "fewer usable mice than clusters" (any number of new mice
     can be assigned); lines of any size are kept. Bad files fail as in data_processing.
     """
+    settings = DataProcessingSettings.from_params(params)
     validated, summary = validate_export(
         raw_abr_export,
         n_clusters=0,
         min_line_size=1,
         require_controls=False,
-        plausible_range_db=tuple(params["plausible_range_db"]),
-        max_out_of_range_share=float(params["max_out_of_range_share"]),
+        plausible_range_db=tuple(settings.plausible_range_db),
+        max_out_of_range_share=settings.max_out_of_range_share,
     )
     dropped = summary["rows_read"] - summary["rows_validated"]
     if dropped or summary["out_of_range_cleared"]:
@@ -137,12 +142,12 @@ def preprocess_new_mice(
 
 
 def embed_new_mice(
-    trained_model: dict[str, Any], inference_model_input: pd.DataFrame, params: dict[str, Any]
+    trained_model: dict[str, Any], inference_model_input: pd.DataFrame, params: Mapping[str, Any]
 ) -> dict[str, np.ndarray]:
     """Latent means, cluster probabilities and distance to the nearest centre per mouse."""
     model = model_from_checkpoint(trained_model)
     tensors = MouseTensors.from_frame(inference_model_input, model.config.abr_scale)
-    embedding = embed(model, tensors, params["batch_size"])
+    embedding = embed(model, tensors, InferenceSettings.from_params(params).batch_size)
     centres = model.clustering.centres.detach().numpy()
     return {
         SPECIMENS: inference_model_input[SPECIMEN_ID].astype(str).to_numpy(),
@@ -187,9 +192,10 @@ def summarise_new_lines(
     inference_embeddings: dict[str, np.ndarray],
     training_line_embeddings: pd.DataFrame,
     cluster_labels: pd.DataFrame,
-    params: dict[str, Any],
+    params: Mapping[str, Any],
 ) -> pd.DataFrame:
     """Per new line: cluster distribution and the most similar training lines."""
+    settings = InferenceSettings.from_params(params)
     soft = inference_embeddings[SOFT_ASSIGNMENT]
     lines = line_embeddings(
         inference_predictions,
@@ -203,8 +209,8 @@ def summarise_new_lines(
         training_line_embeddings,
         model_cluster_labels(cluster_labels),
         misfits.value_counts(),
-        int(params["min_line_size"]),
-        int(params["similar_lines"]),
+        settings.min_line_size,
+        settings.similar_lines,
     )
 
 
@@ -215,7 +221,7 @@ def report_inference(
     inference_predictions: pd.DataFrame,
     misfit_rule: dict[str, Any],
     inference_line_summary: pd.DataFrame,
-    params: dict[str, Any],
+    params: Mapping[str, Any],
 ) -> dict[str, Any]:
     """Baseline sources, unseen categories, flagged mice and the rule, as JSON."""
     mask = unseen_mask(inference_mice, preprocessor_state)
@@ -227,6 +233,6 @@ def report_inference(
         unseen=unseen_value_counts(inference_mice, mask),
         mice_with_unseen=int(mask.to_numpy().any(axis=1).sum()),
         rule=MisfitRule.from_dict(misfit_rule),
-        min_line_size=int(params["min_line_size"]),
+        min_line_size=InferenceSettings.from_params(params).min_line_size,
         lines_summarised=len(inference_line_summary),
     )

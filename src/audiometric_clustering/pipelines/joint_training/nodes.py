@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
-from audiometric_clustering.training.batching import split_tensors
-from audiometric_clustering.training.checkpoints import model_from_checkpoint
-from audiometric_clustering.training.settings import stage_settings
-from audiometric_clustering.training.tracking import train_stage_tracked
+from audiometric_clustering.training import stages
+from audiometric_clustering.training.progress import Progress
+from audiometric_clustering.training.settings import Stage, TrainingSettings
+from audiometric_clustering.training.tracking import epoch_logger
 
 STAGE = "joint"
 
@@ -18,7 +19,7 @@ STAGE = "joint"
 def train_jointly(
     initialised_model: dict[str, Any],
     model_input: pd.DataFrame,
-    params_joint_training: dict[str, Any],
+    params_joint_training: Mapping[str, Any],
     seed: int,
     resume_checkpoint: Path,
 ) -> tuple[dict[str, Any], dict[str, Any], dict[str, list[float]]]:
@@ -29,8 +30,10 @@ def train_jointly(
     A collapsed clustering (an empty cluster, or one above ``max_cluster_share``) is logged
     as a warning with the sizes. The ``resume_checkpoint`` file is rewritten after every epoch.
     """
-    settings = stage_settings(params_joint_training, seed, STAGE, str(resume_checkpoint))
-    model = model_from_checkpoint(initialised_model).train()
-    train, validation = split_tensors(model_input, model.config.abr_scale)
-    result = train_stage_tracked(model, train, validation, settings)
+    settings = TrainingSettings.from_params(params_joint_training, "joint_training")
+    stage = Stage(STAGE, settings, seed, str(resume_checkpoint))
+    with epoch_logger(STAGE) as on_epoch_end:
+        result = stages.train_jointly(
+            initialised_model, model_input, stage, on_epoch_end, Progress.saved_state(stage)
+        )
     return result.best, result.final, result.history

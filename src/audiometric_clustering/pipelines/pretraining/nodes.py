@@ -1,17 +1,18 @@
-"""Stage 1 nodes: build the model and pretrain it as a VAE (reconstruction + KL)."""
+"""Stage 1 node: build the model and pretrain it as a VAE (reconstruction + KL)."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
-from audiometric_clustering.model import ContrastiveVAEDEC, model_config_from
-from audiometric_clustering.training.batching import split_tensors
-from audiometric_clustering.training.runtime import seed_everything
-from audiometric_clustering.training.settings import stage_settings
-from audiometric_clustering.training.tracking import train_stage_tracked
+from audiometric_clustering.model.config import ModelSettings
+from audiometric_clustering.training import stages
+from audiometric_clustering.training.progress import Progress
+from audiometric_clustering.training.settings import Stage, TrainingSettings
+from audiometric_clustering.training.tracking import epoch_logger
 
 STAGE = "pretrain"
 
@@ -19,8 +20,8 @@ STAGE = "pretrain"
 def pretrain(
     model_input: pd.DataFrame,
     preprocessor_state: dict[str, Any],
-    params_model: dict[str, Any],
-    params_pretraining: dict[str, Any],
+    params_model: Mapping[str, Any],
+    params_pretraining: Mapping[str, Any],
     seed: int,
     resume_checkpoint: Path,
 ) -> tuple[dict[str, Any], dict[str, Any], dict[str, list[float]]]:
@@ -30,11 +31,15 @@ def pretrain(
     history; every epoch's metrics also go to MLflow as ``pretrain/<name>``, and the
     ``resume_checkpoint`` file is rewritten after every epoch.
     """
-    settings = stage_settings(params_pretraining, seed, STAGE, str(resume_checkpoint))
-    config = model_config_from(params_model, preprocessor_state)
-    train, validation = split_tensors(model_input, config.abr_scale)
-    seed_everything(seed)
-    model = ContrastiveVAEDEC(config)
-    model.set_pca_scaling(train.pca)
-    result = train_stage_tracked(model, train, validation, settings)
+    settings = TrainingSettings.from_params(params_pretraining, "pretraining")
+    stage = Stage(STAGE, settings, seed, str(resume_checkpoint))
+    with epoch_logger(STAGE) as on_epoch_end:
+        result = stages.pretrain(
+            model_input,
+            preprocessor_state,
+            ModelSettings.from_params(params_model),
+            stage,
+            on_epoch_end,
+            Progress.saved_state(stage),
+        )
     return result.best, result.final, result.history

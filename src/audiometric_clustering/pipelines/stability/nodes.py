@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
@@ -11,7 +12,11 @@ import pandas as pd
 from matplotlib.figure import Figure
 
 from audiometric_clustering.evaluation.ground_truth import align_truth
+from audiometric_clustering.evaluation.scoring import Scoring, ScoringSettings, score_clustering
+from audiometric_clustering.evaluation.settings import EvaluationSettings
+from audiometric_clustering.model.config import ModelSettings
 from audiometric_clustering.stability import plots, tables
+from audiometric_clustering.stability.agreement import select_k
 from audiometric_clustering.stability.cluster import Outcome, open_client, run_jobs
 from audiometric_clustering.stability.consensus import (
     SHARE_ENRICHED,
@@ -21,14 +26,14 @@ from audiometric_clustering.stability.consensus import (
     dissolve_unstable_normal,
     line_stability,
     merge_normal_hearing,
-    select_k,
     stable_line_rates,
 )
 from audiometric_clustering.stability.members import MemberParams, MemberResult, train_member
 from audiometric_clustering.stability.report import build_report
-from audiometric_clustering.stability.scores import Scoring, ScoringSettings, score_clustering
 from audiometric_clustering.stability.settings import StabilitySettings
 from audiometric_clustering.stability.tracking import log_member_run
+from audiometric_clustering.training.cluster_init import ClusterInitSettings
+from audiometric_clustering.training.settings import TrainingSettings
 
 logger = logging.getLogger(__name__)
 
@@ -39,24 +44,26 @@ def train_members(
     model_input: pd.DataFrame,
     preprocessor_state: dict[str, Any],
     ground_truth: pd.DataFrame,
-    params_model: dict[str, Any],
-    params_pretraining: dict[str, Any],
-    params_cluster_init: dict[str, Any],
-    params_joint_training: dict[str, Any],
-    params_evaluation: dict[str, Any],
-    params_stability: dict[str, Any],
+    params_model: Mapping[str, Any],
+    params_pretraining: Mapping[str, Any],
+    params_cluster_init: Mapping[str, Any],
+    params_joint_training: Mapping[str, Any],
+    params_evaluation: Mapping[str, Any],
+    params_stability: Mapping[str, Any],
 ) -> tuple[list[MemberResult], pd.DataFrame]:
     """Train every member (seed x k) on the Dask cluster; log each as a nested MLflow run
     when it comes back. Returns the results (without their checkpoints, which went to
     MLflow) and the member table, failed members included."""
-    settings = StabilitySettings.from_params(params_stability, params_model["n_clusters"])
+    settings = StabilitySettings.from_params(params_stability)
+    model = ModelSettings.from_params(params_model)
     member_params = MemberParams(
-        model=params_model,
-        pretraining=params_pretraining,
-        cluster_init=params_cluster_init,
-        joint_training=params_joint_training,
-        scoring=ScoringSettings.from_params(params_evaluation),
+        model=model,
+        pretraining=TrainingSettings.from_params(params_pretraining, "pretraining"),
+        cluster_init=ClusterInitSettings.from_params(params_cluster_init),
+        joint_training=TrainingSettings.from_params(params_joint_training, "joint_training"),
+        scoring=ScoringSettings.from_evaluation(EvaluationSettings.from_params(params_evaluation)),
     )
+    members = settings.members(model.n_clusters)
     truth = align_truth(ground_truth, model_input)
     run_ids: dict[str, str | None] = {}
 
@@ -69,24 +76,24 @@ def train_members(
                 outcome.result.seconds["total"],
                 outcome.result.worker["pid"],
                 len(run_ids),
-                len(settings.members),
+                len(members),
             )
 
     with open_client(settings.cluster) as client:
         outcomes = run_jobs(
             client,
             train_member,
-            settings.members,
+            members,
             [model_input, preprocessor_state, truth, member_params],
             settings.retries,
             on_done,
         )
-    members = tables.member_table(outcomes, run_ids)
+    table = tables.member_table(outcomes, run_ids)
     results = [o.result for o in outcomes if o.result is not None]
     if not results:
-        raise RuntimeError(f"every stability member failed: {members['error'].tolist()}")
+        raise RuntimeError(f"every stability member failed: {table['error'].tolist()}")
     results.sort(key=lambda r: (r.spec.n_clusters, r.spec.seed))
-    return [dataclasses.replace(r, checkpoint={}) for r in results], members
+    return [dataclasses.replace(r, checkpoint={}) for r in results], table
 
 
 def compare_members(
@@ -114,10 +121,10 @@ def _chosen_members(results: list[MemberResult], k_selection: pd.DataFrame) -> l
 
 
 def _left_out(
-    members: pd.DataFrame, k_selection: pd.DataFrame, params_stability: dict[str, Any]
+    members: pd.DataFrame, k_selection: pd.DataFrame, settings: StabilitySettings
 ) -> list[str]:
     """The members at the chosen k that the consensus and the line stability leave out."""
-    if not params_stability["leave_out_poorly_trained"]:
+    if not settings.leave_out_poorly_trained:
         return []
     return tables.left_out_of_consensus(members, _chosen_k(k_selection))
 
@@ -126,9 +133,9 @@ def _consensus_members(
     results: list[MemberResult],
     k_selection: pd.DataFrame,
     members: pd.DataFrame,
-    params_stability: dict[str, Any],
+    settings: StabilitySettings,
 ) -> list[MemberResult]:
-    left_out = set(_left_out(members, k_selection, params_stability))
+    left_out = set(_left_out(members, k_selection, settings))
     return [r for r in _chosen_members(results, k_selection) if r.spec.name not in left_out]
 
 
@@ -138,20 +145,21 @@ def build_consensus(
     members_table: pd.DataFrame,
     model_input: pd.DataFrame,
     ground_truth: pd.DataFrame,
-    params_evaluation: dict[str, Any],
-    params_stability: dict[str, Any],
+    params_evaluation: Mapping[str, Any],
+    params_stability: Mapping[str, Any],
 ) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame, pd.DataFrame]:
     """Consensus of the members at the chosen k (less those left out), its normal-hearing
     clusters merged into one (or only the unstable ones dissolved): predictions per mouse,
     per-cluster stability (with the evaluation's labels and which clusters were dissolved),
     its scores against every member's at that k (the draws one training would have been),
     and its line calls."""
-    members = _consensus_members(results, k_selection, members_table, params_stability)
+    stability_settings = StabilitySettings.from_params(params_stability)
+    members = _consensus_members(results, k_selection, members_table, stability_settings)
     n_clusters = members[0].spec.n_clusters
     labels = np.stack([m.labels for m in members])
     by_member = {m.spec.name: m.labels for m in members}
     truth = align_truth(ground_truth, model_input)
-    settings = ScoringSettings.from_params(params_evaluation)
+    settings = ScoringSettings.from_evaluation(EvaluationSettings.from_params(params_evaluation))
 
     def scored(consensus: Consensus) -> tuple[Scoring, pd.DataFrame]:
         scoring = score_clustering(model_input, consensus.labels, n_clusters, truth, settings)
@@ -163,7 +171,7 @@ def build_consensus(
     consensus = consensus_clusters(labels, n_clusters)
     _, first = scored(consensus)
     hearing_loss = first["hearing_loss"].to_numpy(bool)
-    if params_stability["merge_normal_hearing"]:
+    if stability_settings.merge_normal_hearing:
         consensus, dissolved = merge_normal_hearing(consensus, labels, hearing_loss)
     else:
         consensus, dissolved = dissolve_unstable_normal(
@@ -171,7 +179,7 @@ def build_consensus(
             labels,
             hearing_loss,
             first["jaccard_mean"].to_numpy(float),
-            params_stability["dissolve_normal_below"],
+            stability_settings.dissolve_normal_below,
         )
     scoring, labelled = scored(consensus)
     labelled["dissolved"] = dissolved
@@ -199,12 +207,13 @@ def rank_lines(
     consensus_clusters_table: pd.DataFrame,
     model_input: pd.DataFrame,
     ground_truth: pd.DataFrame,
-    params_stability: dict[str, Any],
+    params_stability: Mapping[str, Any],
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Per line the share of members (at the chosen k, less those left out) that find it
     enriched in a hearing-loss cluster, ranked; and the genes ranked by their most stable
     line."""
-    members = _consensus_members(results, k_selection, members_table, params_stability)
+    settings = StabilitySettings.from_params(params_stability)
+    members = _consensus_members(results, k_selection, members_table, settings)
     stability = line_stability({m.spec.name: m.scoring.line_calls for m in members})
     lines = tables.line_table(
         stability,
@@ -213,7 +222,7 @@ def rank_lines(
         consensus_clusters_table,
         align_truth(ground_truth, model_input),
     )
-    return lines, tables.gene_table(lines, params_stability["stable_share"])
+    return lines, tables.gene_table(lines, settings.stable_share)
 
 
 def report_stability(
@@ -225,9 +234,10 @@ def report_stability(
     lines: pd.DataFrame,
     model_input: pd.DataFrame,
     ground_truth: pd.DataFrame,
-    params_stability: dict[str, Any],
+    params_stability: Mapping[str, Any],
 ) -> tuple[dict[str, Figure], str, dict[str, Any], dict[str, dict[str, float]]]:
     """Figures, the Markdown report, the summary (JSON) and the parent run's metrics."""
+    settings = StabilitySettings.from_params(params_stability)
     chosen = k_selection[k_selection[CHOSEN]].iloc[0]
     ok = members[members["status"] == "ok"]
     summary: dict[str, Any] = {
@@ -235,14 +245,14 @@ def report_stability(
         "members_ok": len(ok),
         "members_failed": members.loc[members["status"] != "ok", "member"].tolist(),
         "members_poorly_trained": tables.poorly_trained(members),
-        "leave_out_poorly_trained": bool(params_stability["leave_out_poorly_trained"]),
-        "members_left_out": _left_out(members, k_selection, params_stability),
+        "leave_out_poorly_trained": settings.leave_out_poorly_trained,
+        "members_left_out": _left_out(members, k_selection, settings),
         "seeds": sorted(set(members["seed"].astype(int).tolist())),
         "n_clusters_grid": sorted(set(members[tables.K].astype(int).tolist())),
         "chosen_k": int(chosen[tables.K]),
-        "stable_share": float(params_stability["stable_share"]),
-        "merge_normal_hearing": bool(params_stability["merge_normal_hearing"]),
-        "dissolve_normal_below": float(params_stability["dissolve_normal_below"]),
+        "stable_share": settings.stable_share,
+        "merge_normal_hearing": settings.merge_normal_hearing,
+        "dissolve_normal_below": settings.dissolve_normal_below,
         "consensus_clusters_dissolved": int(consensus_clusters_table["dissolved"].sum()),
         "worker_peak_rss_mib": float(ok["worker_peak_rss_mib"].max()),
         "member_seconds_median": float(ok["total_seconds"].median()),

@@ -9,10 +9,11 @@ import pandas as pd
 import pytest
 
 from audiometric_clustering.evaluation.ground_truth import AFFECTED, PLANTED_PATTERN
+from audiometric_clustering.evaluation.scoring import ENRICHED, ScoringSettings, score_clustering
+from audiometric_clustering.evaluation.settings import EvaluationSettings
 from audiometric_clustering.impc.schema import CENTRE, LINE_ID
 from audiometric_clustering.stability.members import MemberSpec
 from audiometric_clustering.stability.plots import ari_matrix, stability_by_k
-from audiometric_clustering.stability.scores import ENRICHED, ScoringSettings, score_clustering
 from audiometric_clustering.stability.tables import (
     ari_table,
     consensus_versus_members,
@@ -22,7 +23,7 @@ from audiometric_clustering.stability.tables import (
 from tests.evaluation.mice import build_mice
 from tests.parameters import parameters
 
-SETTINGS = ScoringSettings.from_params(parameters("evaluation"))
+SETTINGS = ScoringSettings.from_evaluation(EvaluationSettings.from_params(parameters("evaluation")))
 CODES = {"none": 0, "high_frequency": 1, "profound": 2}
 
 
