@@ -27,8 +27,9 @@ from audiometric_clustering.training.clustering import (
     collapse_message,
     split_largest_into_empty,
 )
-from audiometric_clustering.training.passes import embed
-from tests.training.stages import SCALE, new_model
+from audiometric_clustering.training.passes import assignment_latents, embed
+from audiometric_clustering.training.phenotype_init import phenotype_groups
+from tests.training.stages import PLAIN, SCALE, new_model
 from tests.training.synthetic_frame import make_model_input
 
 
@@ -89,10 +90,12 @@ def test_embedding_shapes_ranges_and_batch_independence(model, frame) -> None:
 
 
 @pytest.mark.parametrize("weighting", ["none", "control_distance"])
-def test_cluster_init_writes_kmeans_centres(model, frame, weighting) -> None:
+def test_cluster_init_writes_kmeans_centres(frame, weighting) -> None:
+    model = new_model(frame, seed=0, model_settings=PLAIN)
     train, _ = split_tensors(frame, SCALE)
-    settings = ClusterInitSettings(n_init=4, max_iter=300, weighting=weighting)
-    summary = initialise_centres(model, train, settings, seed=0)
+    settings = ClusterInitSettings(n_init=4, max_iter=300, weighting=weighting, line_pooling=1.0)
+    summary, groups = initialise_centres(model, train, settings, seed=0)
+    assert groups is None
     latent = embed(model, train).latent_mean.astype(np.float64)
     weights = None
     if weighting == "control_distance":
@@ -107,6 +110,30 @@ def test_cluster_init_writes_kmeans_centres(model, frame, weighting) -> None:
     assert sum(sizes) == len(train)
     assert summary["largest_cluster_share"] == max(sizes) / len(train)
     assert summary["inertia"] == pytest.approx(reference.inertia_, rel=1e-6)
+
+
+def test_cluster_init_anchors_normal_hearing_and_centres_each_phenotype_group(model, frame) -> None:
+    train, _ = split_tensors(frame, SCALE)
+    settings = ClusterInitSettings(n_init=4, max_iter=300, weighting="none", line_pooling=1.0)
+    summary, groups = initialise_centres(model, train, settings, seed=0)
+    share = model.config.normal_control_share
+    is_control = train.line.numpy() < 0
+    pooled = torch.lerp(train.abr, train.line_abr, 1.0).double().numpy()
+    expected = phenotype_groups(pooled, is_control, 5, share, 4, 300, seed=0)
+    np.testing.assert_array_equal(groups, expected)
+    latent = assignment_latents(model, train)
+    for group in range(5):
+        np.testing.assert_allclose(
+            model.clustering.centres[group].detach().numpy(),
+            latent[groups == group].mean(0),
+            rtol=1e-5,
+            atol=1e-6,
+        )
+    labels = embed(model, train).soft_assignment.argmax(1)
+    outside = (labels[is_control] != 0).mean()
+    assert outside == pytest.approx(share, abs=1 / is_control.sum())
+    assert summary["departing_mutants"] == (groups >= 0).sum()
+    assert summary["cluster_size_00"] == (labels == 0).sum() > 0.5 * len(train)
 
 
 def test_split_gives_an_empty_cluster_half_of_the_largest() -> None:

@@ -37,6 +37,9 @@ class ModelSettings(YamlSettings):
     hidden_dims: Annotated[list[Width], Len(1), Expect("a non-empty list of integers >= 1")]
     dropout: Annotated[float, Ge(0), Lt(1)]
     student_t_alpha: Annotated[float, Gt(0)]
+    normal_cluster: bool
+    normal_control_share: Annotated[float, Gt(0), Lt(0.5)]
+    assignment_line_pooling: Annotated[float, Ge(0), Le(1)]
     abr_range_db: Interval
     encoder_metadata: bool
     encoder_observed: bool
@@ -77,6 +80,9 @@ class ModelConfig:
     hidden_dims: list[int]
     dropout: float
     student_t_alpha: float
+    normal_cluster: bool
+    normal_control_share: float
+    assignment_line_pooling: float
     abr_range_db: list[float]
     encoder_metadata: bool
     encoder_observed: bool

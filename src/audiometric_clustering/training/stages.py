@@ -13,6 +13,7 @@ import logging
 from typing import Any
 
 import pandas as pd
+import torch
 
 from audiometric_clustering.model import ContrastiveVAEDEC, model_config_from
 from audiometric_clustering.model.config import ModelSettings
@@ -30,6 +31,9 @@ logger = logging.getLogger(__name__)
 
 #: The stage name a k-means-initialised checkpoint carries.
 CLUSTER_INIT = "cluster_init"
+#: With a normal cluster, the initialised checkpoint's phenotype group of every training
+#: mouse (-1: none): the mice each phenotype centre follows in the joint stage.
+PHENOTYPE_GROUPS = "phenotype_groups"
 
 
 def pretrain(
@@ -58,17 +62,30 @@ def initialise_clusters(
     seed: int,
 ) -> tuple[dict[str, Any], dict[str, float]]:
     """The pretrained checkpoint with k-means centres (fitted on the training mice) in its
-    DEC layer, and the k-means summary (inertia, iterations, cluster sizes)."""
+    DEC layer, and the initialisation's summary (cluster sizes; k-means inertia and
+    iterations, or the phenotype groups)."""
     model = model_from_checkpoint(pretrained)
     train, _ = split_tensors(model_input, model.config.abr_scale)
-    summary = initialise_centres(model, train, settings, seed)
-    logger.info(
-        "k-means: inertia %.1f after %d iterations, largest cluster %.0f%% of mice",
-        summary["inertia"],
-        summary["iterations"],
-        100 * summary["largest_cluster_share"],
-    )
-    return checkpoint_from_model(model, CLUSTER_INIT, pretrained["epoch"], summary), summary
+    summary, groups = initialise_centres(model, train, settings, seed)
+    if model.config.normal_cluster:
+        logger.info(
+            "Normal cluster anchored on the controls; %d departing mutants grouped into %d "
+            "phenotype centres; the normal cluster holds %.0f%% of the training mice",
+            summary["departing_mutants"],
+            model.config.n_clusters - 1,
+            100 * summary["cluster_size_00"] / len(train),
+        )
+    else:
+        logger.info(
+            "k-means: inertia %.1f after %d iterations, largest cluster %.0f%% of mice",
+            summary["inertia"],
+            summary["iterations"],
+            100 * summary["largest_cluster_share"],
+        )
+    checkpoint = checkpoint_from_model(model, CLUSTER_INIT, pretrained["epoch"], summary)
+    if groups is not None:
+        checkpoint[PHENOTYPE_GROUPS] = torch.from_numpy(groups)
+    return checkpoint, summary
 
 
 def train_jointly(
@@ -81,4 +98,6 @@ def train_jointly(
     """The k-means-initialised model trained on every objective of ``stage``."""
     model = model_from_checkpoint(initialised).train()
     train, validation = split_tensors(model_input, model.config.abr_scale)
-    return train_stage(model, train, validation, stage, on_epoch_end, resume_state)
+    groups = initialised.get(PHENOTYPE_GROUPS)
+    groups = None if groups is None else groups.numpy()
+    return train_stage(model, train, validation, stage, on_epoch_end, resume_state, groups)
