@@ -63,7 +63,7 @@ def test_forward_shapes_and_ranges(model: ContrastiveVAEDEC) -> None:
     assert out.continuous.shape == (32, 2) and out.pca.shape == (32, 2)
     assert out.categorical_logits.shape == (32, 7, max(CARDINALITIES))
     assignment = out.log_assignment.exp()
-    assert assignment.shape == (32, model.config.n_clusters)
+    assert assignment.shape == (32, len(model.clustering.cluster_centres()))
     torch.testing.assert_close(assignment.sum(1), torch.ones(32))
 
 
@@ -85,7 +85,7 @@ def test_sampling_only_when_asked(model: ContrastiveVAEDEC) -> None:
 
 def test_student_t_assignment_matches_formula() -> None:
     torch.manual_seed(0)
-    model = ContrastiveVAEDEC(_config(normal_cluster=False))
+    model = ContrastiveVAEDEC(_config(normal_cluster=False, n_clusters=12))
     latent = torch.randn(5, 10)
     distances = torch.cdist(latent, model.clustering.centres.detach()) ** 2
     kernel = 1.0 / (1.0 + distances)  # alpha = 1
@@ -182,6 +182,13 @@ def test_config_from_parameters_and_vocabularies() -> None:
             "model.frequency_token_dim = 8: expected divisible by attention_heads",
         ),
         ({"n_clusters": 0}, "model.n_clusters = 0: expected an integer >= 2"),
+        (
+            {"n_clusters": None, "normal_cluster": False},
+            "model.n_clusters = None: expected an integer >= 2: cluster_init chooses the "
+            "count only with normal_cluster: true",
+        ),
+        ({"normal_control_share": 0.5}, "model.normal_control_share = 0.5: expected a number"),
+        ({"assignment_line_pooling": 1.5}, "model.assignment_line_pooling = 1.5: expected"),
         ({"latent_dim": 0}, "model.latent_dim = 0: expected an integer >= 1"),
         ({"hidden_dims": []}, "model.hidden_dims = \\[\\]: expected a non-empty list"),
         ({"dropout": 1.0}, "model.dropout = 1.0: expected a number in"),

@@ -11,6 +11,7 @@ from sklearn.cluster import KMeans
 
 from audiometric_clustering.io.checkpoint import TorchCheckpointDataset
 from audiometric_clustering.model import MouseTensors
+from audiometric_clustering.training import stages
 from audiometric_clustering.training.batching import split_tensors
 from audiometric_clustering.training.checkpoints import (
     checkpoint_from_model,
@@ -28,8 +29,8 @@ from audiometric_clustering.training.clustering import (
     split_largest_into_empty,
 )
 from audiometric_clustering.training.passes import assignment_latents, embed
-from audiometric_clustering.training.phenotype_init import phenotype_groups
-from tests.training.stages import PLAIN, SCALE, new_model
+from audiometric_clustering.training.phenotype_init import phenotype_count, phenotype_groups
+from tests.training.stages import MODEL, PLAIN, SCALE, new_model
 from tests.training.synthetic_frame import make_model_input
 
 
@@ -93,7 +94,9 @@ def test_embedding_shapes_ranges_and_batch_independence(model, frame) -> None:
 def test_cluster_init_writes_kmeans_centres(frame, weighting) -> None:
     model = new_model(frame, seed=0, model_settings=PLAIN)
     train, _ = split_tensors(frame, SCALE)
-    settings = ClusterInitSettings(n_init=4, max_iter=300, weighting=weighting, line_pooling=1.0)
+    settings = ClusterInitSettings(
+        n_init=4, max_iter=300, weighting=weighting, line_pooling=1.0, phenotype_clusters=[3, 8]
+    )
     summary, groups = initialise_centres(model, train, settings, seed=0)
     assert groups is None
     latent = embed(model, train).latent_mean.astype(np.float64)
@@ -114,7 +117,9 @@ def test_cluster_init_writes_kmeans_centres(frame, weighting) -> None:
 
 def test_cluster_init_anchors_normal_hearing_and_centres_each_phenotype_group(model, frame) -> None:
     train, _ = split_tensors(frame, SCALE)
-    settings = ClusterInitSettings(n_init=4, max_iter=300, weighting="none", line_pooling=1.0)
+    settings = ClusterInitSettings(
+        n_init=4, max_iter=300, weighting="none", line_pooling=1.0, phenotype_clusters=[3, 8]
+    )
     summary, groups = initialise_centres(model, train, settings, seed=0)
     share = model.config.normal_control_share
     is_control = train.line.numpy() < 0
@@ -163,3 +168,29 @@ def test_cluster_statistics_and_collapse_message() -> None:
     message = collapse_message([2, 1, 0], max_cluster_share=0.6)
     assert "1 of 3 clusters empty" in message and "67%" in message and "[2, 1, 0]" in message
     assert collapse_message([2, 2, 2], max_cluster_share=0.6) is None
+
+
+def test_cluster_init_chooses_the_phenotype_count_when_none_is_set(frame) -> None:
+    settings = MODEL.model_copy(update={"n_clusters": None})
+    model = new_model(frame, seed=0, model_settings=settings)
+    assert model.config.n_clusters is None and model.clustering.centres.shape[0] == 1
+    train, _ = split_tensors(frame, SCALE)
+    init = ClusterInitSettings(
+        n_init=2, max_iter=100, weighting="none", line_pooling=1.0, phenotype_clusters=[2, 5]
+    )
+    summary, groups = initialise_centres(model, train, init, seed=0)
+    count, scores = phenotype_count(
+        torch.lerp(train.abr, train.line_abr, 1.0).double().numpy(),
+        train.line.numpy() < 0,
+        range(2, 6),
+        settings.normal_control_share,
+        2,
+        100,
+    )
+    assert model.config.n_clusters == count + 1 == summary["phenotype_clusters"] + 1
+    assert model.clustering.centres.shape == (count, model.config.latent_dim)
+    assert summary[f"davies_bouldin_k{count:02d}"] == min(scores.values())
+    assert set(np.unique(groups)) == {-1, *range(count)}
+    rebuilt = model_from_checkpoint(checkpoint_from_model(model, "cluster_init", 0, summary))
+    assert rebuilt.config.n_clusters == count + 1
+    assert stages.chosen_cluster_count(frame, settings, init) == count + 1

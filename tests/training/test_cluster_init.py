@@ -13,7 +13,7 @@ from audiometric_clustering.training.cluster_init import (
     control_distance,
     fit_centres,
 )
-from audiometric_clustering.training.phenotype_init import phenotype_groups
+from audiometric_clustering.training.phenotype_init import phenotype_count, phenotype_groups
 from tests.parameters import parameters
 
 
@@ -66,6 +66,10 @@ def test_control_distance_weighting_refuses_data_without_enough_controls() -> No
 def test_an_unknown_weighting_is_named_in_the_error() -> None:
     with pytest.raises(ValueError, match="'inverse'.*control_distance"):
         ClusterInitSettings.from_params(parameters("cluster_init") | {"weighting": "inverse"})
+    with pytest.raises(
+        ValueError, match=r"phenotype_clusters = \[5, 3\]: expected \[fewest, most\]"
+    ):
+        ClusterInitSettings.from_params(parameters("cluster_init") | {"phenotype_clusters": [5, 3]})
 
 
 def audiograms_with_planted_lines(seed: int = 0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -109,7 +113,32 @@ def test_phenotype_groups_refuse_too_few_departing_mutants() -> None:
     _, line_means, pattern = audiograms_with_planted_lines()
     is_control = np.r_[np.full(3000, True), np.full(2400, False)]
     keep = is_control | (np.arange(len(pattern)) < 3008)  # the controls and two mild lines
-    with pytest.raises(ValueError, match=r"only 8 mutants depart .* fewer than the 12 phenotype"):
+    with pytest.raises(
+        ValueError,
+        match=r"only 8 mutants \(distinct audiograms: 2\) depart .* fewer than the 12 phenotype",
+    ):
         phenotype_groups(line_means[keep], is_control[keep], 12, 0.03, 1, 10, 0)
     with pytest.raises(ValueError, match="more control mice than threshold columns"):
         phenotype_groups(line_means, np.arange(len(pattern)) < 3, 3, 0.03, 1, 10, 0)
+
+
+def test_the_phenotype_count_is_the_one_with_the_most_distinct_groups() -> None:
+    _, line_means, pattern = audiograms_with_planted_lines()
+    is_control = np.r_[np.full(3000, True), np.full(2400, False)]
+    count, scores = phenotype_count(line_means, is_control, range(2, 7), 0.03, 5, 100)
+    assert count == 3 and sorted(scores) == [2, 3, 4, 5, 6]
+    assert scores[3] == min(scores.values())
+    again, _ = phenotype_count(line_means, is_control, range(2, 7), 0.03, 5, 100)
+    assert again == count  # a fixed k-means seed: the same count for every training seed
+    keep = is_control | (np.arange(len(pattern)) < 3008)  # the controls and two mild lines
+    few, scores = phenotype_count(line_means[keep], is_control[keep], range(4, 9), 0.03, 1, 10)
+    assert (few, scores) == (2, {})  # as many groups as there are departing audiograms
+    with pytest.raises(ValueError, match="no mutant departs"):
+        phenotype_count(
+            line_means[is_control | (pattern < 0)][:3200],
+            is_control[:3200],
+            range(4, 9),
+            0.03,
+            1,
+            10,
+        )

@@ -27,7 +27,7 @@ class ModelSettings(YamlSettings):
 
     ENTRY: ClassVar[str] = "model"
 
-    n_clusters: Annotated[int, Ge(2)]
+    n_clusters: Annotated[int, Ge(2)] | None
     latent_dim: Width
     frequency_token_dim: Width
     attention_heads: Width
@@ -50,6 +50,16 @@ class ModelSettings(YamlSettings):
     abr_scale: Literal["beyond_range", "referenced"]
 
     @model_validator(mode="after")
+    def _count_chosen_only_with_a_normal_cluster(self) -> ModelSettings:
+        if self.n_clusters is None and not self.normal_cluster:
+            raise Refusal(
+                "an integer >= 2: cluster_init chooses the count only with normal_cluster: true",
+                "n_clusters",
+                None,
+            )
+        return self
+
+    @model_validator(mode="after")
     def _heads_divide_tokens(self) -> ModelSettings:
         if self.frequency_token_dim % self.attention_heads:
             raise Refusal(
@@ -70,7 +80,7 @@ class ModelConfig:
     """
 
     categorical_cardinalities: list[int]
-    n_clusters: int
+    n_clusters: int | None  # None: cluster_init chooses (with a normal cluster)
     latent_dim: int
     frequency_token_dim: int
     attention_heads: int

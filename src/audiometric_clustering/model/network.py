@@ -130,8 +130,10 @@ class ContrastiveVAEDEC(nn.Module):
             config.n_continuous + n_categorical * self.max_cardinality,
         )
         self.pca_head = nn.Linear(config.metadata_embedding_dim, config.n_pca)
+        # n_clusters None: cluster_init chooses the count and rebuilds the layer; until then
+        # it holds the normal cluster and one phenotype centre
         self.clustering = ClusteringLayer(
-            config.n_clusters, config.latent_dim, config.student_t_alpha, config.normal_cluster
+            config.n_clusters or 2, config.latent_dim, config.student_t_alpha, config.normal_cluster
         )
         self.abr_low, abr_high = config.abr_range_db
         self.abr_span = abr_high - self.abr_low

@@ -11,20 +11,28 @@ from typing import Annotated, ClassVar, Literal
 
 import numpy as np
 import torch
-from annotated_types import Ge, Le
+from annotated_types import Ge, Le, Len
+from pydantic import AfterValidator
 from sklearn.cluster import KMeans
 
 from audiometric_clustering.model import ContrastiveVAEDEC, MouseTensors
 from audiometric_clustering.training.passes import embed
 from audiometric_clustering.training.phenotype_init import initialise_anchored
-from audiometric_clustering.yaml_settings import YamlSettings
+from audiometric_clustering.yaml_settings import Expect, YamlSettings
+
+
+def _ordered(bounds: list[int]) -> list[int]:
+    if bounds[0] > bounds[1]:
+        raise ValueError("fewest above most")
+    return bounds
 
 
 class ClusterInitSettings(YamlSettings):
     """``params:cluster_init``: k-means restarts and iterations; without a normal cluster,
     how it weighs each mouse (``control_distance``: see :func:`fit_centres`; ``none``: plain
     k-means); with one, how far each mutant is read as its line's mean audiogram when the
-    phenotypes are sought (training/phenotype_init.py)."""
+    phenotypes are sought, and, when ``model.n_clusters`` is null, the range of phenotype
+    cluster counts to choose from (training/phenotype_init.py)."""
 
     ENTRY: ClassVar[str] = "cluster_init"
 
@@ -32,6 +40,12 @@ class ClusterInitSettings(YamlSettings):
     max_iter: Annotated[int, Ge(1)]
     weighting: Literal["control_distance", "none"]
     line_pooling: Annotated[float, Ge(0), Le(1)]
+    phenotype_clusters: Annotated[
+        list[Annotated[int, Ge(1)]],
+        Len(2, 2),
+        AfterValidator(_ordered),
+        Expect("[fewest, most] phenotype clusters, integers with 1 <= fewest <= most"),
+    ]
 
 
 def control_distance(latent: np.ndarray, is_control: np.ndarray) -> np.ndarray:
@@ -88,15 +102,14 @@ def initialise_centres(
     the k-means inertia, weighted as the fit was, or the phenotype groups) and, with a normal
     cluster, each mouse's phenotype group (see training/phenotype_init.py).
     """
+    if model.config.normal_cluster:
+        summary, groups = initialise_anchored(model, tensors, settings, seed)
+        labels = embed(model, tensors).soft_assignment.argmax(1)
+        sizes = np.bincount(labels, minlength=model.config.n_clusters)
+        return {**summary, **_size_summary(sizes)}, groups
     n_clusters = model.config.n_clusters
     if len(tensors) < n_clusters:
         raise ValueError(f"k-means needs at least {n_clusters} mice, got {len(tensors)}")
-    if model.config.normal_cluster:
-        summary, groups = initialise_anchored(
-            model, tensors, settings.line_pooling, settings.n_init, settings.max_iter, seed
-        )
-        sizes = np.bincount(embed(model, tensors).soft_assignment.argmax(1), minlength=n_clusters)
-        return {**summary, **_size_summary(sizes)}, groups
     latent = embed(model, tensors).latent_mean.astype(np.float64)
     is_control = tensors.line.cpu().numpy() < 0
     kmeans = fit_centres(

@@ -17,13 +17,23 @@ behind each choice.
 
 from __future__ import annotations
 
+import logging
+from dataclasses import replace
+from typing import TYPE_CHECKING
+
 import numpy as np
 import torch
 from sklearn.cluster import KMeans
+from sklearn.metrics import davies_bouldin_score
 
 from audiometric_clustering.model import ContrastiveVAEDEC, MouseTensors
-from audiometric_clustering.model.clustering_layer import control_whitening
+from audiometric_clustering.model.clustering_layer import ClusteringLayer, control_whitening
 from audiometric_clustering.training.passes import assignment_latents
+
+if TYPE_CHECKING:
+    from audiometric_clustering.training.cluster_init import ClusterInitSettings
+
+logger = logging.getLogger(__name__)
 
 
 def whitened_departures(values: np.ndarray, is_control: np.ndarray) -> np.ndarray:
@@ -38,6 +48,20 @@ def whitened_departures(values: np.ndarray, is_control: np.ndarray) -> np.ndarra
     return (values - centre.numpy()) @ whitening.numpy()
 
 
+def shape_and_size(
+    thresholds: np.ndarray, is_control: np.ndarray, control_share: float
+) -> tuple[np.ndarray, np.ndarray]:
+    """The mutants that depart from the controls' audiograms (beyond all but
+    ``control_share`` of the controls, whitened) and, per departing mutant, the direction of
+    its departure and the log of its length: (positions, (n, columns + 1))."""
+    white = whitened_departures(thresholds, is_control)
+    squared = np.square(white).sum(1)
+    limit = np.quantile(squared[is_control], 1.0 - control_share)
+    departing = np.flatnonzero(~is_control & (squared > limit))
+    length = np.sqrt(squared[departing])
+    return departing, np.column_stack([white[departing] / length[:, None], np.log(length)])
+
+
 def phenotype_groups(
     thresholds: np.ndarray,
     is_control: np.ndarray,
@@ -48,50 +72,116 @@ def phenotype_groups(
     seed: int,
 ) -> np.ndarray:
     """Per mouse, its phenotype group 0..n_groups-1, or -1 (a control, or a mutant within
-    normal hearing): k-means on (direction, log length) of the departing mutants'
-    whitened audiograms (see the module docstring)."""
-    white = whitened_departures(thresholds, is_control)
-    squared = np.square(white).sum(1)
-    limit = np.quantile(squared[is_control], 1.0 - control_share)
-    departing = np.flatnonzero(~is_control & (squared > limit))
-    if len(departing) < n_groups:
+    normal hearing): k-means on the departing mutants' :func:`shape_and_size`."""
+    departing, features = shape_and_size(thresholds, is_control, control_share)
+    distinct = len(np.unique(features, axis=0))  # a line's mice are one point at full pooling
+    if distinct < n_groups:
         raise ValueError(
-            f"only {len(departing)} mutants depart from the controls' audiograms (beyond all "
-            f"but {control_share:.0%} of the controls), fewer than the {n_groups} phenotype "
-            "clusters: lower model.n_clusters or set model.normal_cluster: false"
+            f"only {len(departing)} mutants (distinct audiograms: {distinct}) depart from the "
+            f"controls' audiograms (beyond all but {control_share:.0%} of the controls), "
+            f"fewer than the {n_groups} phenotype clusters: lower model.n_clusters or set "
+            "model.normal_cluster: false"
         )
-    length = np.sqrt(squared[departing])
-    shape_and_size = np.column_stack([white[departing] / length[:, None], np.log(length)])
     kmeans = KMeans(n_clusters=n_groups, n_init=n_init, max_iter=max_iter, random_state=seed)
     groups = np.full(len(thresholds), -1, dtype=np.int64)
-    groups[departing] = kmeans.fit_predict(shape_and_size)
+    groups[departing] = kmeans.fit_predict(features)
     return groups
+
+
+def phenotype_count(
+    thresholds: np.ndarray,
+    is_control: np.ndarray,
+    candidates: range,
+    control_share: float,
+    n_init: int,
+    max_iter: int,
+) -> tuple[int, dict[int, float]]:
+    """The number of phenotype groups among ``candidates`` whose k-means partition of the
+    departing mutants' :func:`shape_and_size` has the lowest Davies-Bouldin index (groups
+    compact and far apart; Davies and Bouldin 1979), and the index of every candidate. With
+    fewer distinct departing audiograms than the smallest candidate (a small export), as
+    many groups as there are audiograms, with a warning.
+
+    The count is a property of the data, not of a training seed: its k-means starts from a
+    fixed seed, so members of the stability pipeline with the same data get the same count.
+    """
+    departing, features = shape_and_size(thresholds, is_control, control_share)
+    distinct = len(np.unique(features, axis=0))  # a line's mice are one point at full pooling
+    scores = {
+        k: float(
+            davies_bouldin_score(
+                features,
+                KMeans(n_clusters=k, n_init=n_init, max_iter=max_iter, random_state=0)
+                .fit(features)
+                .labels_,
+            )
+        )
+        for k in candidates
+        if 2 <= k < distinct
+    }
+    if not scores:
+        if distinct == 0:
+            raise ValueError(
+                f"no mutant departs from the controls' audiograms (beyond all but "
+                f"{control_share:.0%} of the controls): no phenotype to cluster; set "
+                "model.normal_cluster: false"
+            )
+        count = min(candidates.start, distinct)
+        logger.warning(
+            "only %d mutants (distinct audiograms: %d) depart from the controls' audiograms: "
+            "too few to choose among %d-%d phenotype clusters; %d phenotype cluster(s)",
+            len(departing),
+            distinct,
+            candidates.start,
+            candidates.stop - 1,
+            count,
+        )
+        return count, scores
+    return min(scores, key=scores.__getitem__), scores
+
+
+def pooled_thresholds(tensors: MouseTensors, line_pooling: float) -> np.ndarray:
+    """Each mouse's thresholds (on the model's scale) read ``line_pooling`` of the way to its
+    line's mean audiogram (a control's own), float64."""
+    pooled = torch.lerp(tensors.abr, tensors.line_abr, line_pooling)
+    return pooled.cpu().numpy().astype(np.float64)
 
 
 def initialise_anchored(
     model: ContrastiveVAEDEC,
     tensors: MouseTensors,
-    line_pooling: float,
-    n_init: int,
-    max_iter: int,
+    settings: ClusterInitSettings,
     seed: int,
 ) -> tuple[dict[str, float], np.ndarray]:
     """Anchor the normal cluster on the controls of ``tensors`` and place the phenotype
-    centres (see the module docstring), each mutant's thresholds read ``line_pooling`` of
-    the way to its line's mean. Returns the group sizes and the calibrated bias, and each
-    mouse's phenotype group (-1: none), which the joint stage's centres follow."""
+    centres (see the module docstring); with ``model.n_clusters`` null, first choose their
+    number (:func:`phenotype_count`) and rebuild the clustering layer for it. Returns a
+    summary (the count, its Davies-Bouldin indices, the group sizes, the calibrated bias)
+    and each mouse's phenotype group (-1: none), which the joint stage's centres follow."""
     config = model.config
     is_control = tensors.line.cpu().numpy() < 0
-    pooled = torch.lerp(tensors.abr, tensors.line_abr, line_pooling)
-    n_phenotypes = config.n_clusters - 1
+    thresholds = pooled_thresholds(tensors, settings.line_pooling)
+    share = config.normal_control_share
+    summary: dict[str, float] = {}
+    if config.n_clusters is None:
+        fewest, most = settings.phenotype_clusters
+        count, scores = phenotype_count(
+            thresholds,
+            is_control,
+            range(fewest, most + 1),
+            share,
+            settings.n_init,
+            settings.max_iter,
+        )
+        summary = {f"davies_bouldin_k{k:02d}": score for k, score in scores.items()}
+        device = model.clustering.centres.device
+        model.config = replace(config, n_clusters=count + 1)
+        model.clustering = ClusteringLayer(
+            count + 1, config.latent_dim, config.student_t_alpha, normal_cluster=True
+        ).to(device)
+    n_phenotypes = model.config.n_clusters - 1
     groups = phenotype_groups(
-        pooled.cpu().numpy().astype(np.float64),
-        is_control,
-        n_phenotypes,
-        config.normal_control_share,
-        n_init,
-        max_iter,
-        seed,
+        thresholds, is_control, n_phenotypes, share, settings.n_init, settings.max_iter, seed
     )
     latent = assignment_latents(model, tensors)
     centres = np.stack([latent[groups == group].mean(0) for group in range(n_phenotypes)])
@@ -99,9 +189,10 @@ def initialise_anchored(
     with torch.no_grad():
         clustering.centres.copy_(torch.from_numpy(centres))
     control_latent = torch.from_numpy(latent[is_control]).to(clustering.centres.device)
-    clustering.anchor(control_latent, config.normal_control_share)
+    clustering.anchor(control_latent, share)
     sizes = np.bincount(groups[groups >= 0], minlength=n_phenotypes)
-    summary = {
+    summary |= {
+        "phenotype_clusters": float(n_phenotypes),
         "departing_mutants": float(sizes.sum()),
         "normal_bias": float(clustering.normal_bias),
         **{f"phenotype_group_size_{group:02d}": float(size) for group, size in enumerate(sizes)},

@@ -24,6 +24,7 @@ from audiometric_clustering.training.checkpoints import (
 )
 from audiometric_clustering.training.cluster_init import ClusterInitSettings, initialise_centres
 from audiometric_clustering.training.loop import OnEpochEnd, StageResult, train_stage
+from audiometric_clustering.training.phenotype_init import phenotype_count, pooled_thresholds
 from audiometric_clustering.training.runtime import seed_everything
 from audiometric_clustering.training.settings import Stage
 
@@ -68,11 +69,13 @@ def initialise_clusters(
     train, _ = split_tensors(model_input, model.config.abr_scale)
     summary, groups = initialise_centres(model, train, settings, seed)
     if model.config.normal_cluster:
+        chosen = {k: v for k, v in summary.items() if k.startswith("davies_bouldin_k")}
         logger.info(
             "Normal cluster anchored on the controls; %d departing mutants grouped into %d "
-            "phenotype centres; the normal cluster holds %.0f%% of the training mice",
+            "phenotype clusters%s; the normal cluster holds %.0f%% of the training mice",
             summary["departing_mutants"],
             model.config.n_clusters - 1,
+            f" (Davies-Bouldin index by count: {chosen}, lowest chosen)" if chosen else "",
             100 * summary["cluster_size_00"] / len(train),
         )
     else:
@@ -86,6 +89,27 @@ def initialise_clusters(
     if groups is not None:
         checkpoint[PHENOTYPE_GROUPS] = torch.from_numpy(groups)
     return checkpoint, summary
+
+
+def chosen_cluster_count(
+    model_input: pd.DataFrame, model_settings: ModelSettings, settings: ClusterInitSettings
+) -> int:
+    """The cluster count of the model: ``model.n_clusters``, or, when null, the normal
+    cluster and the phenotype count cluster_init chooses on these training mice (the same
+    for every training seed, see ``phenotype_count``)."""
+    if model_settings.n_clusters is not None:
+        return model_settings.n_clusters
+    train, _ = split_tensors(model_input, model_settings.abr_scale)
+    fewest, most = settings.phenotype_clusters
+    count, _ = phenotype_count(
+        pooled_thresholds(train, settings.line_pooling),
+        train.line.numpy() < 0,
+        range(fewest, most + 1),
+        model_settings.normal_control_share,
+        settings.n_init,
+        settings.max_iter,
+    )
+    return count + 1
 
 
 def train_jointly(
