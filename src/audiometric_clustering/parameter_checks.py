@@ -135,6 +135,7 @@ RULES: dict[str, dict[str, Rule]] = {
     "inference": {
         "batch_size": _integer(1),
         "misfit_quantile": _number(0, 1, open_low=True),
+        "min_centre_controls": _integer(1),
         "min_line_size": _integer(1),
         "similar_lines": _integer(0),
     },
