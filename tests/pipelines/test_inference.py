@@ -151,10 +151,15 @@ def test_predictions_for_training_mice_equal_the_evaluation_predictions(
         assert same[column].fillna("").tolist() == evaluation[column].fillna("").tolist()
     np.testing.assert_allclose(same["max_probability"], evaluation["max_probability"], atol=1e-6)
 
+    # A centre with fewer controls than inference.min_centre_controls keeps the training
+    # baselines of that centre, made from these same controls: the probabilities agree anyway.
     report = json.loads((project / REPORT).read_text())
-    assert report["control_baselines"]["mice_by_source"] == {
-        FROM_FILE_CONTROLS: len(training_predictions)
-    }
+    baselines = report["control_baselines"]
+    minimum = baselines["min_file_centre_controls"]
+    for centre, used in baselines["by_centre"].items():
+        enough = used["controls_in_file"] >= minimum
+        assert used["baselines"] == (FROM_FILE_CONTROLS if enough else FROM_TRAINING_CENTRE)
+    assert sum(baselines["mice_by_source"].values()) == len(training_predictions)
     assert report["unseen_categories"]["mice_with_unseen_categories"] == 0
     flagged = training_predictions[FITS_NO_CLUSTER].mean()
     assert 0 < flagged < 0.1  # the rule's quantiles are 1% and 99% of the training mice
