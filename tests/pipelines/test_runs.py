@@ -105,7 +105,7 @@ def test_two_trainings_started_together_each_evaluate_and_log_their_own_model(
             "--pipeline",
             "pretraining",
             "--params",
-            f"{TINY},seed=8,pretraining.resume=true,run={folders[7].name}",
+            f"pretraining.epochs=2,seed=8,pretraining.resume=true,run={folders[7].name}",
         )
     )
     last_line = output.strip().splitlines()[-1]
