@@ -80,8 +80,8 @@ def _advice(  # noqa: PLR0913
     if starters and STARTS_A_RUN not in pipeline.all_outputs():
         return (
             f"{message} This pipeline works on a run folder's model input: run "
-            f"`kedro run --pipeline {starters[-1]} --params {key}=...` first, then this one "
-            f"with `--params run=<that run's folder>`; or leave {key} out."
+            f"{' or '.join(starters)} with `--params {key}=...` first, then this one with "
+            f"`--params run=<that run's folder>`; or leave {key} out."
         )
     return f"{message} Run one of those with it, or leave it out."
 

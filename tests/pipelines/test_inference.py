@@ -156,7 +156,7 @@ def test_predictions_for_training_mice_equal_the_evaluation_predictions(
     report = json.loads((project / REPORT).read_text())
     baselines = report["control_baselines"]
     minimum = baselines["min_file_centre_controls"]
-    for centre, used in baselines["by_centre"].items():
+    for used in baselines["by_centre"].values():
         enough = used["controls_in_file"] >= minimum
         assert used["baselines"] == (FROM_FILE_CONTROLS if enough else FROM_TRAINING_CENTRE)
     assert sum(baselines["mice_by_source"].values()) == len(training_predictions)
