@@ -66,8 +66,9 @@ bench-stability: install
 docs: install
 	$(BIN)/python benchmarks/render.py
 
+# The supervisor stops kedro-viz's server child with it (SIGTERM, Ctrl-C): see supervise.py.
 viz: install
-	$(BIN)/kedro viz run
+	$(BIN)/python -m audiometric_clustering.supervise $(BIN)/kedro viz run --host 127.0.0.1 --port 4141
 
 mlflow-ui: install
-	$(BIN)/mlflow ui --backend-store-uri sqlite:///mlflow.db
+	$(BIN)/mlflow ui --backend-store-uri sqlite:///mlflow.db --host 127.0.0.1

@@ -4,7 +4,7 @@ import numpy as np
 import pandas as pd
 
 from audiometric_clustering.evaluation.honest_scores import model_versus_baselines
-from audiometric_clustering.evaluation.markdown import markdown_table
+from audiometric_clustering.evaluation.markdown import markdown_table, markdown_text
 from audiometric_clustering.evaluation.report import build_report, data_summary
 
 
@@ -19,6 +19,19 @@ def test_markdown_table_formats_floats_nan_and_escapes_markup():
         "| — | z |",
         "| 2523 | Otof&lt;tm1a&gt; |",
     ]
+
+
+def test_text_from_the_data_cannot_become_markup():
+    """An allele symbol with newlines injected a heading and a javascript: link."""
+    allele = "Otof<tm1a>\n# Injected heading\n[click me](javascript:alert(1)) `x` $\\foo$"
+    table = markdown_table(pd.DataFrame({"allele": [allele]}))
+    row = table.splitlines()[2]
+    assert len(table.splitlines()) == 3  # the newlines did not make lines of their own
+    assert row == (
+        "| Otof&lt;tm1a&gt; # Injected heading \\[click me\\](javascript:alert(1)) "
+        "\\`x\\` \\$\\\\foo\\$ |"
+    )
+    assert markdown_text("a|b") == "a\\|b"
 
 
 def test_data_summary_counts(mice_and_patterns):

@@ -30,7 +30,6 @@ from audiometric_clustering.impc.schema import (
 )
 from audiometric_clustering.model import ContrastiveVAEDEC, ModelConfig, MouseTensors
 from audiometric_clustering.pipelines.evaluation import create_pipeline
-from audiometric_clustering.run_folders import relocate
 from audiometric_clustering.training.checkpoints import checkpoint_from_model
 from audiometric_clustering.training.cluster_init import ClusterInitSettings, initialise_centres
 from tests.evaluation.mice import build_mice
@@ -83,7 +82,8 @@ def evaluated(kedro_project: Path) -> tuple[Path, str, pd.DataFrame]:
     )
     truth.to_csv(kedro_project / "data/01_raw/impc_abr_synthetic_truth.csv", index=False)
     bootstrap_project(kedro_project)
-    with KedroSession.create(project_path=kedro_project) as session:
+    # Outside a run, the project's catalog reads and writes the folder params:run names.
+    with KedroSession.create(project_path=kedro_project, runtime_params={"run": RUN}) as session:
         catalog = session.load_context().catalog
     inputs = {
         "model_input": mice,
@@ -95,10 +95,6 @@ def evaluated(kedro_project: Path) -> tuple[Path, str, pd.DataFrame]:
     for name, data in inputs.items():
         catalog[name] = data
     pipeline = create_pipeline()
-    for name in pipeline.datasets() - set(inputs):  # what the run-folder hook does
-        dataset = None if name.startswith("params:") else catalog.get(name)
-        if dataset is not None:
-            relocate(dataset, RUN)
     mlflow.set_tracking_uri(f"sqlite:///{kedro_project / 'mlflow.db'}")
     with mlflow.start_run() as run:
         SequentialRunner().run(pipeline, catalog)

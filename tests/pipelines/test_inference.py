@@ -151,10 +151,15 @@ def test_predictions_for_training_mice_equal_the_evaluation_predictions(
         assert same[column].fillna("").tolist() == evaluation[column].fillna("").tolist()
     np.testing.assert_allclose(same["max_probability"], evaluation["max_probability"], atol=1e-6)
 
+    # A centre with fewer controls than inference.min_centre_controls keeps the training
+    # baselines of that centre, made from these same controls: the probabilities agree anyway.
     report = json.loads((project / REPORT).read_text())
-    assert report["control_baselines"]["mice_by_source"] == {
-        FROM_FILE_CONTROLS: len(training_predictions)
-    }
+    baselines = report["control_baselines"]
+    minimum = baselines["min_file_centre_controls"]
+    for used in baselines["by_centre"].values():
+        enough = used["controls_in_file"] >= minimum
+        assert used["baselines"] == (FROM_FILE_CONTROLS if enough else FROM_TRAINING_CENTRE)
+    assert sum(baselines["mice_by_source"].values()) == len(training_predictions)
     assert report["unseen_categories"]["mice_with_unseen_categories"] == 0
     flagged = training_predictions[FITS_NO_CLUSTER].mean()
     assert 0 < flagged < 0.1  # the rule's quantiles are 1% and 99% of the training mice
@@ -335,3 +340,27 @@ def test_real_sample_is_assigned_despite_unseen_categories(
         == report["mice_predicted"]
         == len(_read_predictions(project / PREDICTIONS))
     )
+
+
+@pytest.mark.slow
+def test_a_centre_with_one_control_in_the_file_keeps_the_training_reference(
+    project: Path, tmp_path: Path
+) -> None:
+    """The issue's file: a centre's mutants and one control, which is no reference for them
+    (it moved nearly every mouse); the report says per centre which reference was used."""
+    rows = pd.read_csv(project / TRAINING_EXPORT, dtype=str)
+    control = rows["biological_sample_group"] == "control"
+    centre = rows.loc[~control, CENTRE].value_counts().index[0]
+    at_centre = rows[CENTRE] == centre
+    new = pd.concat([rows[at_centre & ~control], rows[at_centre & control].head(1)])
+    path = tmp_path / "one_control.csv"
+    new.to_csv(path, index=False)
+    _run(project, "inference", {"raw_abr_path": str(path)})
+
+    predictions = _read_predictions(project / PREDICTIONS)
+    assert (predictions[BASELINE_SOURCE] == FROM_TRAINING_CENTRE).all()
+    report = json.loads((project / REPORT).read_text())["control_baselines"]
+    assert report["by_centre"] == {
+        centre: {"controls_in_file": 1, "baselines": FROM_TRAINING_CENTRE}
+    }
+    assert report["min_file_centre_controls"] == 10  # inference.min_centre_controls

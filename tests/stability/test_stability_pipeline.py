@@ -84,6 +84,10 @@ def test_stability_pipeline_survives_a_killed_worker(processed_project: Path, ru
     ok = members[members["status"] == "ok"]
     assert set(ok.index) == {"k03_seed1", "k03_seed2", "k04_seed1", "k04_seed2"}
     assert members.loc[VICTIM, "worker_pid"] != killed["pid"]
+    # The retry is recorded per member, not only in the log.
+    assert members.loc[VICTIM, "attempts"] == 2
+    assert "KilledWorker" in members.loc[VICTIM, "retried_after"]
+    assert (members.drop(index=VICTIM).query("status == 'ok'")["attempts"] == 1).all()
     failed = members[members["status"] == "failed"]
     assert set(failed["n_clusters"]) == {IMPOSSIBLE_K}
     assert failed["error"].str.contains(f"k-means needs at least {IMPOSSIBLE_K} mice").all()
@@ -114,6 +118,10 @@ def test_stability_pipeline_survives_a_killed_worker(processed_project: Path, ru
     report = _output(processed_project, "stability_report.md").read_text()
     for section in ("## Members", "## Consensus clusters", "## Lines and genes", "## Failed"):
         assert section in report
+    retried = report[report.index("## Retried members") :].split("\n## ")[0]
+    assert VICTIM in retried and "KilledWorker" in retried
+    # Dask's scratch space is inside the project's data folder, not the system's /tmp.
+    assert (processed_project / "data/dask-scratch-space").is_dir()
     plots = _output(processed_project, "plots")
     assert {p.name for p in plots.iterdir()} == {"member_ari.png", "stability_by_k.png"}
 

@@ -30,6 +30,12 @@ _MAX_SCATTER_POINTS = 10_000
 _PALETTE = colormaps["tab20"]
 
 
+def plot_text(value: object) -> str:
+    """Text from the data (gene symbols, centres, labels) as literal text in a figure: a
+    ``$`` would start mathtext, and a symbol like ``$\\foo$`` failed the whole plot."""
+    return str(value).replace("$", r"\$")
+
+
 def _figure(width: float, height: float) -> Figure:
     figure = Figure(figsize=(width, height), dpi=100, layout="constrained")
     FigureCanvasAgg(figure)
@@ -105,7 +111,9 @@ def latent_projection(
         for index, value in enumerate(np.unique(groups)):
             mask = groups[shown] == value
             colour = _PALETTE(index % _PALETTE.N)
-            axes.scatter(*points[shown][mask].T, s=3, alpha=0.5, color=colour, label=str(value))
+            axes.scatter(
+                *points[shown][mask].T, s=3, alpha=0.5, color=colour, label=plot_text(value)
+            )
         axes.set(title=f"latent PCA by {title}", xlabel="PC 1", ylabel="PC 2")
         axes.legend(fontsize=6, markerscale=3, ncols=2)
     return figure
@@ -135,7 +143,7 @@ def cluster_audiograms(summary: pd.DataFrame, labels: pd.DataFrame) -> Figure:
         )
         axes.axhline(0.0, color="grey", linewidth=0.6)
         row = labels.set_index(CLUSTER).loc[cluster]
-        axes.set_title(f"C{cluster}: {row['label']} (n={row['n_mice']})", fontsize=8)
+        axes.set_title(f"C{cluster}: {plot_text(row['label'])} (n={row['n_mice']})", fontsize=8)
         axes.set_xticks(positions, list(FREQUENCIES), fontsize=7)
     for axes in grid.ravel()[len(clusters) :]:
         axes.set_visible(False)
@@ -155,7 +163,7 @@ def enrichment_heatmap(enrichment: pd.DataFrame, n_clusters: int, top_lines: int
     )
     names = top.drop_duplicates(LINE_ID).set_index(LINE_ID).reindex(best)
     row_names = [
-        f"{g} ({z}, {c})"
+        plot_text(f"{g} ({z}, {c})")
         for g, z, c in zip(names[GENE], names[ZYGOSITY], names[CENTRE], strict=True)
     ]
     figure = _figure(max(4.5, 2.5 + 0.45 * n_clusters), 1.5 + 0.22 * max(len(best), 1))
@@ -184,7 +192,7 @@ def centre_composition(labels: np.ndarray, centres: np.ndarray, n_clusters: int)
     names = [f"C{j}" for j in range(n_clusters)] + ["all"]
     for index, centre in enumerate(shares.columns):
         colour = _PALETTE(index % _PALETTE.N)
-        axes.bar(names, shares[centre], bottom=bottom, color=colour, label=centre)
+        axes.bar(names, shares[centre], bottom=bottom, color=colour, label=plot_text(centre))
         bottom += shares[centre].to_numpy()
     axes.set(title="centre composition of clusters", ylabel="share of mice")
     axes.legend(fontsize=6, bbox_to_anchor=(1.0, 1.0), loc="upper left")

@@ -16,6 +16,7 @@ TOP_LINES = 25
 MEMBER_COLUMNS = (
     "member",
     "status",
+    "attempts",
     "total_seconds",
     "joint_epochs",
     PRETRAIN_VAL_LOSS,
@@ -149,6 +150,12 @@ def build_report(
         f"least {share:.0%} of members are the stable calls. The {TOP_LINES} most stable "
         "(all lines in `line_stability.csv`, genes in `gene_stability.csv`):\n\n" + ranking
     )
+    if "attempts" in members and (members["attempts"] > 1).any():
+        retried = members.loc[members["attempts"] > 1, ["member", "attempts", "retried_after"]]
+        parts.append(
+            "## Retried members\n\nA member whose worker died or that raised was run again "
+            "(`stability.retries`); what failed before:\n\n" + markdown_table(retried)
+        )
     if not failed.empty:
         parts.append("## Failed members\n\n" + markdown_table(failed[["member", "error"]]))
     return "\n\n".join(parts) + "\n"
