@@ -226,7 +226,7 @@ def test_a_file_with_too_few_controls_at_a_centre_is_referenced_to_training(proc
     controls at a centre, B's mice keep the training baselines of B, and the summary says
     so per centre; A, with enough controls in the file, uses them."""
     training = _two_centres()
-    state = fit_preprocessor(training, processing_params)
+    state = _fit(training, processing_params)
     new = export(
         mice(6, control=True, centre="A", thresholds=QUIET),
         mice(4, gene="Hf", centre="A", thresholds=np.array(QUIET) + LOSS),

@@ -3,7 +3,6 @@ failing is reported and the others still finish."""
 
 from __future__ import annotations
 
-import dataclasses
 import os
 import signal
 import time
@@ -66,7 +65,7 @@ def test_local_workers_keep_glibcs_own_malloc_thresholds() -> None:
 
 
 def test_an_unreachable_scheduler_names_the_setting_and_fails_fast() -> None:
-    settings = dataclasses.replace(SETTINGS, address="tcp://127.0.0.1:9")  # nothing listens
+    settings = SETTINGS.model_copy(update={"address": "tcp://127.0.0.1:9"})  # nothing listens
     started = time.monotonic()
     with pytest.raises(ConnectionError, match=r"stability\.cluster\.address = 'tcp://127\.0"):
         with open_client(settings):
@@ -82,7 +81,7 @@ def _listening(process: psutil.Process) -> set[str]:
 def test_the_embedded_cluster_and_its_default_dashboard_listen_on_this_machine_only() -> None:
     defaults = yaml.safe_load((REPO_ROOT / "conf/base/parameters_stability.yml").read_text())
     dashboard = defaults["stability"]["cluster"]["dashboard_address"]
-    settings = dataclasses.replace(SETTINGS, dashboard_address=dashboard)
+    settings = SETTINGS.model_copy(update={"dashboard_address": dashboard})
     driver = psutil.Process()
     with open_client(settings) as client:
         assert client.dashboard_link.startswith("http://127.0.0.1:")
