@@ -12,6 +12,8 @@ controls (``line_null``).
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pandas as pd
 
@@ -38,12 +40,14 @@ def null_centres(
 ) -> np.ndarray:
     """Each line's empirical null centre per contrast: the median over its matched group's
     lines when they are ``min_lines`` or more, else over its centre's, else over all."""
-    out = np.tile(np.nanmedian(locations, axis=0), (len(locations), 1))
-    for keys in (centres, groups):  # the more specific level overwrites
-        for key in np.unique(keys):
-            rows = keys == key
-            if rows.sum() >= min_lines:
-                out[rows] = np.nanmedian(locations[rows], axis=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # a contrast no line of a group has
+        out = np.tile(np.nanmedian(locations, axis=0), (len(locations), 1))
+        for keys in (centres, groups):  # the more specific level overwrites
+            for key in np.unique(keys):
+                rows = keys == key
+                if rows.sum() >= min_lines:
+                    out[rows] = np.nanmedian(locations[rows], axis=0)
     return out
 
 
