@@ -45,7 +45,8 @@ CONTRAST_SHAPES: dict[str, tuple[float, ...]] = {
 }
 #: A mouse has a contrast when its measured tones carry at least this share of its weight.
 MIN_CONTRAST_WEIGHT = 0.5
-#: Reweighting steps of the Huber location (from the median, 10 steps are within ~1e-3).
+#: Reweighting steps of the Huber location: from the median, 10 steps came within 0.01 (in
+#: control SDs) of the converged value on every line of a 60,000-mouse synthetic export.
 HUBER_STEPS = 10
 _MAD_TO_SD = 1.4826
 

@@ -13,12 +13,18 @@ controls (``line_null``).
 from __future__ import annotations
 
 import warnings
+from dataclasses import replace
 
 import numpy as np
 import pandas as pd
 
 from audiometric_clustering.evaluation.line_evidence import MouseEvidence, huber_location
-from audiometric_clustering.evaluation.line_null import max_statistic, monte_carlo_p_values
+from audiometric_clustering.evaluation.line_null import (
+    LineTerms,
+    max_statistic,
+    monte_carlo_p_values,
+    standardise,
+)
 from audiometric_clustering.impc.schema import FREQUENCIES
 
 _Z95 = 1.959963984540054
@@ -60,6 +66,7 @@ def test_lines(
     centres: np.ndarray,
     *,
     huber_k: float,
+    prior_df: float | None,
     min_group_lines: int,
     draws: int,
     seed: int,
@@ -70,39 +77,51 @@ def test_lines(
     ``rows``: the mice tested, ``codes``: their line; ``pool_rows``: the controls pseudo-
     lines are drawn from; ``centres``: every mouse's centre.
     """
-    contrasts = evidence.contrasts[rows]
-    locations = huber_location(line_arrays(contrasts, codes, n_lines), huber_k)
-    counts = np.zeros((n_lines, contrasts.shape[1]))
-    np.add.at(counts, codes, np.isfinite(contrasts))
+    by_line = line_arrays(evidence.contrasts[rows], codes, n_lines)
+    locations = huber_location(by_line, huber_k)
+    with np.errstate(all="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # fewer than 2 measured
+        variances = np.nanvar(by_line, axis=1, ddof=1)
     first = pd.Series(rows).groupby(codes).first().to_numpy()
-    day_var = pd.Series(evidence.day_error_var[rows]).groupby(codes).mean().to_numpy()
-    response = pd.DataFrame(evidence.day_response[rows]).groupby(codes).mean().to_numpy()
-    with np.errstate(divide="ignore", invalid="ignore"):
-        errors = np.sqrt(1.0 / counts + day_var[:, None] * response**2)
-    errors = np.where((counts >= 2) & np.isfinite(locations), errors, np.nan)
     centre = null_centres(locations, evidence.groups[first], centres[first], min_group_lines)
-    statistic, strongest = max_statistic((locations - centre) / errors)
-    pool = pd.DataFrame(evidence.contrasts[pool_rows])
-    pool = pool - pool.groupby(evidence.groups[pool_rows]).transform("median")
-    p_values = monte_carlo_p_values(
-        statistic,
-        np.bincount(codes, minlength=n_lines),
-        centres[first],
-        errors,
-        np.sqrt(day_var),
-        response,
-        pool.to_numpy(),
-        centres[pool_rows],
-        huber_k,
-        draws,
-        np.random.default_rng(seed),
+    plain = LineTerms(
+        statistic=np.full(n_lines, np.nan),
+        counts=np.isfinite(by_line).sum(axis=1),
+        day_var=pd.Series(evidence.day_error_var[rows]).groupby(codes).mean().to_numpy(),
+        day_response=pd.DataFrame(evidence.day_response[rows]).groupby(codes).mean().to_numpy(),
+        prior_df=None,
     )
+    pool = pd.DataFrame(evidence.contrasts[pool_rows])
+    pool = (pool - pool.groupby(evidence.groups[pool_rows]).transform("median")).to_numpy()
+    results = []
+    for prior in (None,) if prior_df is None else (None, prior_df):
+        terms = replace(plain, prior_df=prior)
+        statistic, strongest = max_statistic(
+            standardise(locations - centre, variances, terms, np.arange(n_lines))
+        )
+        p_values = monte_carlo_p_values(
+            replace(terms, statistic=statistic),
+            np.bincount(codes, minlength=n_lines),
+            centres[first],
+            pool,
+            centres[pool_rows],
+            huber_k,
+            draws,
+            np.random.default_rng(seed),
+        )
+        results.append((p_values, statistic, strongest))
+    p_values = np.stack([r[0] for r in results])
+    best = p_values.argmin(axis=0)
+    pick = np.arange(n_lines)
+    statistic = np.stack([r[1] for r in results])[best, pick]
     return pd.DataFrame(
         {
             "statistic": statistic,
-            "strongest": strongest,
-            "p_value": np.where(np.isfinite(statistic), p_values, np.nan),
-            "day_var": day_var,
+            "strongest": np.stack([r[2] for r in results])[best, pick],
+            "p_value": np.where(
+                np.isfinite(statistic), np.minimum(1.0, len(results) * p_values.min(axis=0)), np.nan
+            ),
+            "day_var": plain.day_var,
         }
     )
 
