@@ -50,6 +50,17 @@ def four_mouse_lines(calls: pd.DataFrame, share: float) -> list[str]:
 @pytest.mark.parametrize("seed", [1, 2, 3])
 def test_without_a_planted_loss_almost_no_line_is_called(seed):
     calls = call_genes(null_export(seed), MATCH_COLUMNS, FAST)
+    _assert_few_calls(calls)
+
+
+def test_without_dates_the_day_offsets_are_absorbed_by_the_lines_spread():
+    """No date_of_experiment: no day correction; what line-mates share (their cohort's
+    offset, 3 dB SD here) is estimated from the spread of all lines instead."""
+    export = null_export(4).drop(columns=schema.DATE_OF_EXPERIMENT)
+    _assert_few_calls(call_genes(export, MATCH_COLUMNS, FAST))
+
+
+def _assert_few_calls(calls: pd.DataFrame) -> None:
     tested = calls.loc[calls["untestable_reason"] == ""]
     assert len(tested) > 500
     assert tested["called"].mean() <= 0.01
@@ -84,8 +95,10 @@ def test_lines_without_matched_controls_or_with_too_few_mutants_are_listed_untes
     alone, small = four_mouse_lines(call_genes(export, MATCH_COLUMNS, FAST), share=0.1)[:2]
     export.loc[line_ids == alone, schema.EQUIPMENT_MODEL] = "a model no control was tested on"
     export = export.drop(index=export.index[line_ids == small][:2])
-    calls = call_genes(export, MATCH_COLUMNS, FAST).set_index("line_id")
-    assert list(calls.columns) == [c for c in COLUMNS if c != "line_id"]
+    labels = pd.DataFrame({"line_id": [alone], "phenotype": ["a label joined on"]})
+    calls = call_genes(export, MATCH_COLUMNS, FAST, line_info=labels).set_index("line_id")
+    assert list(calls.columns) == [*(c for c in COLUMNS if c != "line_id"), "phenotype"]
+    assert calls.loc[alone, "phenotype"] == "a label joined on"
     assert calls.loc[alone, "untestable_reason"].startswith(
         "no matched controls: its matched group has 0 controls"
     )
