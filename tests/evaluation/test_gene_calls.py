@@ -71,8 +71,8 @@ def test_four_mouse_lines_with_a_20_db_high_frequency_loss_are_called():
     """A screen in which 4% of the lines are 4-mouse lines whose every mouse has lost 20 dB
     at 30 kHz (16 at 24 kHz, 8 at 18 kHz and click, the planted pattern's smallest size):
     about three control SDs for a line of four, as large as two mice with sporadic loss
-    make a null line look. Measured on data seeds 6-9: 67-80% of them called (line_test:
-    52-57%), null lines 0-0.4%."""
+    make a null line look. Measured on data seeds 6-9: 73-97% of them called (line_test:
+    52-57% on seeds 6-7), null lines 0-0.14%."""
     export = null_export(6)
     lines = four_mouse_lines(call_genes(export, MATCH_COLUMNS, FAST), share=0.04)
     export.loc[build_line_id(export).isin(lines), THRESHOLDS] += 20.0 * np.array(
@@ -80,7 +80,7 @@ def test_four_mouse_lines_with_a_20_db_high_frequency_loss_are_called():
     )
     calls = call_genes(export, MATCH_COLUMNS, FAST).set_index("line_id")
     deaf = calls.loc[lines]
-    assert len(deaf) >= 25 and deaf["called"].mean() >= 0.6
+    assert len(deaf) >= 25 and deaf["called"].mean() >= 0.75
     strongest = deaf.loc[deaf["called"], "strongest_contrast"]
     assert strongest.isin(["24kHz", "30kHz", "high"]).mean() >= 0.9
     within = (deaf["effect_30kHz_ci_low_db"] < 20.0) & (20.0 < deaf["effect_30kHz_ci_high_db"])

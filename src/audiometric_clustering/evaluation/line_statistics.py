@@ -1,14 +1,12 @@
 """From mouse evidence to one statistic, p-value and effect per knockout line.
 
-Per contrast, a line's location is the Huber location of its mice (``line_evidence``), less
+Per contrast, a line's location is the Huber location of its mice (``line_evidence``) less
 the empirical null centre: the median location over the lines of its matched group (most
 lines are null; this absorbs what all mutants of a group share, such as a higher rate of
-sporadic loss than the controls'), divided by the standard error sqrt(1/n + v_day r^2)
-(n: mice measured; v_day: the variance of the error of the line's day shift, shared by
-line-mates; r: the contrast's response to 1 dB at every tone). The line's statistic is its
-largest standardised contrast, and its p-value comes from pseudo-lines of its centre's
-controls (``line_null``).
-"""
+sporadic loss than the controls'). It is standardised twice (``line_null.standardise``):
+with the controls' spread, and with the line's own spread moderated towards it. For each,
+the line's largest standardised contrast gets a p-value from pseudo-lines of its centre's
+controls (``line_null``), and the line's p-value is twice the smaller one."""
 
 from __future__ import annotations
 
