@@ -44,7 +44,7 @@ def four_mouse_lines(calls: pd.DataFrame, share: float) -> list[str]:
     tested = calls["untestable_reason"] == ""
     eligible = calls.loc[tested & (calls["n_mutants"] == 4) & (calls["n_controls"] >= 50)]
     count = max(round(share * tested.sum()), 1)
-    return eligible["line_id"].sample(n=count, random_state=0).tolist()
+    return eligible["line_id"].sort_values().sample(n=count, random_state=0).tolist()
 
 
 @pytest.mark.parametrize("seed", [1, 2, 3])
@@ -71,8 +71,8 @@ def test_four_mouse_lines_with_a_20_db_high_frequency_loss_are_called():
     """A screen in which 4% of the lines are 4-mouse lines whose every mouse has lost 20 dB
     at 30 kHz (16 at 24 kHz, 8 at 18 kHz and click, the planted pattern's smallest size):
     about three control SDs for a line of four, as large as two mice with sporadic loss
-    make a null line look. Measured on data seeds 6-9: 73-97% of them called (line_test:
-    52-57% on seeds 6-7), null lines 0-0.14%."""
+    make a null line look. Measured on data seeds 6-9: 77-93% of them called (line_test:
+    40-62%), null lines 0-0.14%."""
     export = null_export(6)
     lines = four_mouse_lines(call_genes(export, MATCH_COLUMNS, FAST), share=0.04)
     export.loc[build_line_id(export).isin(lines), THRESHOLDS] += 20.0 * np.array(

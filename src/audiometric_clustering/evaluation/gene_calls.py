@@ -82,14 +82,14 @@ class GeneCallSettings:
     ``min_line_size``: a line of two has no within-line evidence of a shared loss);
     ``min_matched_controls`` 20 (the controls' SD per tone and the robust SD of each contrast
     need that many); the four band ``contrasts`` flat, low, mid and high (measured: adding
-    the six single tones cost 0.3-1.9 points of recall on the benchmark and 6-17 points of
+    the six single tones cost 0.3-1.9 points of recall on the benchmark and 7-10 points of
     the tests' 20 dB high-frequency lines, as more contrasts raise the bar for each; a loss
     at one tone alone is diluted in its band, so add that tone where such losses matter);
     Huber's ``huber_k`` 1.345 (95% efficiency on normal data);
     ``prior_df`` 4 (the controls' variance weighs as much as 4 degrees of freedom of the
-    line's own; measured with all ten contrasts: 8 within 0.3 points of recall; None, the
-    controls' spread alone, 1 point more recall on the benchmark but 48-60% instead of
-    83-86% of the tests' 20 dB high-frequency lines);
+    line's own; with all ten contrasts 8 came within 0.3 points of recall; None, the
+    controls' spread alone, gave as much recall on the benchmark but false shares up to
+    0.074 and 43-93% instead of 77-93% of the tests' 20 dB high-frequency lines);
     10,000 ``null_draws`` (smaller p-values come from a fitted tail); the empirical null
     centre per matched group when it has ``min_group_lines`` lines (else the centre's,
     else all lines').
