@@ -43,7 +43,7 @@ LOCAL_HOST = "127.0.0.1"
 #: worker's stack each 10 ms, CPU the members need. The nanny's default
 #: MALLOC_TRIM_THRESHOLD_=65536 fixes glibc's malloc thresholds, so torch's per-batch buffers
 #: are mapped and unmapped from the kernel at every step: one member took 32.8 s with it and
-#: 22.4 s without; ``None`` leaves it unset (README "Stability" gives that one as YAML for
+#: 22.4 s without; ``None`` leaves it unset (docs/stability.md, "On Dask", gives it as YAML for
 #: workers started by hand).
 MEMBER_WORKER_CONFIG = {
     "distributed.worker.profile.enabled": False,

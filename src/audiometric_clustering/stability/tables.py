@@ -44,7 +44,7 @@ MEMBER_SCORES = (*QUALITY_SCORES, "clusters_used", "largest_cluster_share", "enr
 PRETRAIN_VAL_LOSS = "pretrain_val_loss"
 #: Above this multiple of the members' median pretraining validation loss, a member stayed in
 #: a poor optimum: the two such seeds measured were at 1.36x and 1.46x, 38 others at most
-#: 1.17x (README "The model and its training", KL warm-up).
+#: 1.17x (docs/model.md, "KL warm-up").
 POOR_PRETRAINING_RATIO = 1.25
 
 
