@@ -7,7 +7,6 @@ module; every run lands in a throw-away project copy with its own MLflow store.
 from __future__ import annotations
 
 import json
-import shutil
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -43,8 +42,8 @@ from audiometric_clustering.pipelines.inference.pipeline import (
     create_prediction_pipeline,
 )
 from audiometric_clustering.pipelines.inference.pipeline import PREDICTIONS as PREDICTIONS_DATASET
+from tests.conftest import copy_project
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
 FAST = {"batch_size": 256, "log_every_n_epochs": 1}
 TRAINING = {
     "pretraining": {"epochs": 2, **FAST},
@@ -83,13 +82,7 @@ def _read_predictions(path: Path) -> pd.DataFrame:
 def project(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     """A project copy with synthetic data and a tiny trained model (and its MLflow model)."""
     root = tmp_path_factory.mktemp("inference_project")
-    shutil.copy(REPO_ROOT / "pyproject.toml", root / "pyproject.toml")
-    shutil.copytree(REPO_ROOT / "conf", root / "conf", ignore=shutil.ignore_patterns("local"))
-    (root / "conf" / "local").mkdir()
-    for layer in (REPO_ROOT / "data").iterdir():
-        if layer.is_dir():
-            (root / "data" / layer.name).mkdir(parents=True)
-    (root / "src").mkdir()
+    copy_project(root)
     with pytest.MonkeyPatch.context() as patch:
         patch.chdir(root)
         patch.setenv("KEDRO_DISABLE_TELEMETRY", "true")

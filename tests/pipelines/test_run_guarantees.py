@@ -25,7 +25,7 @@ from kedro.framework.hooks import hook_impl
 from kedro.framework.session import KedroSession
 from kedro.framework.startup import bootstrap_project
 
-from tests.conftest import REPO_ROOT
+from tests.conftest import copy_project
 
 pytestmark = pytest.mark.slow  # real Kedro sessions, one tiny training
 
@@ -77,13 +77,7 @@ def _latest(project: Path) -> Path:
 def project(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     """A project copy with 1,500 synthetic mice and one tiny full_training."""
     root = tmp_path_factory.mktemp("guarantees")
-    shutil.copy(REPO_ROOT / "pyproject.toml", root / "pyproject.toml")
-    shutil.copytree(REPO_ROOT / "conf", root / "conf", ignore=shutil.ignore_patterns("local"))
-    (root / "conf" / "local").mkdir()
-    for layer in (REPO_ROOT / "data").iterdir():
-        if layer.is_dir():
-            (root / "data" / layer.name).mkdir(parents=True)
-    (root / "src").mkdir()
+    copy_project(root)
     with pytest.MonkeyPatch.context() as patch:
         patch.chdir(root)
         patch.setenv("KEDRO_DISABLE_TELEMETRY", "true")
