@@ -9,8 +9,8 @@ genes, and does it beat the plain ``line_test``? (issue 32)
 For each data seed, ``synthetic_data`` (``synthetic.seed`` = the seed, ``synthetic.n_mice``)
 and ``data_processing`` run in fresh processes through a real KedroSession on a copy of the
 project (harness.py); with ``--data`` that copy is kept there and a later run reuses it.
-Then, in this process, ``line_test`` and ``call_genes`` (``GeneCallSettings`` defaults,
-changed by ``--settings``) run on the validated export and are scored against the truth
+Then, in this process, ``line_test`` and ``call_genes`` (``evaluation.gene_calls`` of
+conf/base, changed by ``--settings``) run on the validated export and are scored against the truth
 file over the modelled lines (the model-input table's: data_processing's
 ``min_line_size`` or more mice): planted-line recall, null-line false-positive rate, false
 share among calls, recall per planted pattern. One table is printed (per seed, median and
@@ -53,12 +53,14 @@ def score_seed(project: Path, settings: dict) -> dict:
     """Both methods on one data set, scored against its truth file."""
     from kedro.config import OmegaConfigLoader
 
-    from audiometric_clustering.evaluation.gene_call_scores import line_call_scores, line_patterns
-    from audiometric_clustering.evaluation.gene_calls import GeneCallSettings, call_genes
-    from audiometric_clustering.evaluation.line_test import line_test
+    from audiometric_clustering.genes.calls import call_genes
+    from audiometric_clustering.genes.line_test import line_test
+    from audiometric_clustering.genes.scores import line_call_scores, line_patterns
+    from audiometric_clustering.genes.settings import GeneCallSettings
 
     parameters = OmegaConfigLoader(str(project / "conf"), base_env="base", default_run_env="local")
     processing = parameters["parameters"]["data_processing"]
+    defaults = parameters["parameters"]["evaluation"]["gene_calls"]
     run = project / "data/runs/latest"
     validated = pd.read_parquet(run / "02_intermediate/validated_abr.parquet")
     modelled = pd.read_parquet(run / "05_model_input/model_input.parquet")
@@ -67,7 +69,7 @@ def score_seed(project: Path, settings: dict) -> dict:
     if patterns is None:
         raise ValueError(f"{project}: the truth file does not match the model-input table")
     lines = modelled.loc[~modelled["is_control"], "line_id"].unique()
-    gene_settings = GeneCallSettings.from_params(settings)
+    gene_settings = GeneCallSettings.from_params({**defaults, **settings})
     started = time.perf_counter()
     baseline = line_test(validated, gene_settings.fdr, gene_settings.min_mutants)
     baseline_s = time.perf_counter() - started

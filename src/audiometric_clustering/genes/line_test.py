@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 from scipy.stats import false_discovery_control, norm
 
-from audiometric_clustering.evaluation.line_evidence import robust_sd
+from audiometric_clustering.genes.evidence import robust_sd
 from audiometric_clustering.impc.control_baselines import typical_threshold
 from audiometric_clustering.impc.lines import build_line_id, is_control
 from audiometric_clustering.impc.schema import CENTRE, LINE_ID
