@@ -188,6 +188,9 @@ def call_genes(
                 {
                     LINE_ID: reasons.index[reasons != ""],
                     N_MUTANTS: mutants.groupby(LINE_ID).size()[reasons != ""].to_numpy(),
+                    N_CONTROLS: mutants.groupby(LINE_ID)["matched_controls"]
+                    .max()[reasons != ""]
+                    .to_numpy(),
                     CALLED: False,
                     UNTESTABLE: reasons[reasons != ""].to_numpy(),
                 }
