@@ -99,8 +99,8 @@ def build_report(
 ) -> str:
     """Assemble the report's sections; every argument is already computed and small.
 
-    ``honest_scores`` is the lead section (see honest_scores.py), ``genes`` the gene calls'
-    (genes/report.py), after the data's counts. ``comparison`` has one row
+    ``honest_scores`` is the lead section (see honest_scores.py); ``genes``, the gene calls'
+    section (genes/report.py), follows the data's counts. ``comparison`` has one row
     per method (column ``method``); it is shown transposed, one metric per row, so the
     methods fit side by side (the controls per cluster are in the lead section already).
     ``model_metrics`` are those only the model has (reconstruction error).

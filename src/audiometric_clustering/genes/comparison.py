@@ -26,8 +26,6 @@ METHOD, KIND = "method", "kind"
 GENE_CALLS, LINE_TEST = "gene_calls", "line_test"
 PER_LINE, ENRICHMENT = "per-line test", "cluster enrichment"
 TESTED, UNTESTABLE_LINES, CALLED_LINES = "tested_lines", "untestable_lines", "called_lines"
-#: The per-line methods' counts and scores, logged to MLflow as ``eval/<method>/<name>``.
-LOGGED_KIND = PER_LINE
 
 
 @dataclass(frozen=True)
@@ -101,7 +99,7 @@ def line_call_metrics(comparison: pd.DataFrame) -> dict[str, float]:
     """``eval/<method>/<score>`` of the per-line methods (the clusterings' scores are logged
     by the method comparison already); NaN dropped."""
     metrics = {}
-    for record in comparison[comparison[KIND] == LOGGED_KIND].to_dict(orient="records"):
+    for record in comparison[comparison[KIND] == PER_LINE].to_dict(orient="records"):
         method = record.pop(METHOD)
         record.pop(KIND)
         metrics |= {
