@@ -47,6 +47,7 @@ def test_report_has_every_section_and_relative_plot_links():
     report = build_report(
         summary={"mice": 10},
         honest_scores="## Honest scores\n\nlead",
+        genes="## Genes\n\ncalls",
         model_metrics={"eval/reconstruction_mae_db": 4.5},
         comparison=pd.DataFrame({"method": ["model", "kmeans_raw"], "silhouette": [0.25, 0.1]}),
         labels=pd.DataFrame({"cluster": [0], "label": ["normal"]}),
@@ -55,6 +56,7 @@ def test_report_has_every_section_and_relative_plot_links():
         notes=["ground truth: not scored"],
     )
     assert report.index("## Notes") < report.index("## Honest scores") < report.index("## Data")
+    assert report.index("## Data") < report.index("## Genes") < report.index("## Model and")
     for heading in (
         "# Evaluation report",
         "## Notes",

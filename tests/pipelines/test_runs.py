@@ -195,7 +195,8 @@ def test_hostile_gene_and_allele_names_stay_text_in_the_plots_and_the_report(
     project: Path, run_pipeline
 ) -> None:
     """A gene symbol ``$\\foo$`` crashed plot_evaluation; an allele symbol with newlines
-    injected a heading and a javascript: link into the report."""
+    injected a heading and a javascript: link into the report. The gene calls' table and
+    figure show them as text too."""
     export = pd.read_csv(project / "data/01_raw/impc_abr_synthetic.csv", dtype=str)
     mutants = export["biological_sample_group"] != "control"
     export.loc[mutants, "gene_symbol"] = "$\\foo$" + export.loc[mutants, "gene_symbol"]
@@ -208,7 +209,12 @@ def test_hostile_gene_and_allele_names_stay_text_in_the_plots_and_the_report(
         "pretraining": {"epochs": 2},
         "joint_training": {"epochs": 2, "warmup_epochs": 1},
         "cluster_init": {"n_init": 1},
-        "evaluation": {"kmeans_n_init": 1, "silhouette_sample_size": 300, "fdr": 1.0},
+        "evaluation": {
+            "kmeans_n_init": 1,
+            "silhouette_sample_size": 300,
+            "fdr": 1.0,
+            "gene_calls": {"fdr": 0.5},
+        },
     }
     run_pipeline("full_training", {"raw_abr_path": str(path), **tiny})
 
@@ -218,4 +224,7 @@ def test_hostile_gene_and_allele_names_stay_text_in_the_plots_and_the_report(
     assert not [line for line in report.splitlines() if line.startswith("# Injected")]
     assert not re.search(r"(?<!\\)\]\(javascript:", report), "no link, only escaped text"
     assert "\\[x\\](javascript:alert(1))" in report
-    assert (reporting / "plots/enrichment_heatmap.png").read_bytes()[:4] == b"\x89PNG"
+    for plot in ("enrichment_heatmap", "gene_call_audiograms"):
+        assert (reporting / f"plots/{plot}.png").read_bytes()[:4] == b"\x89PNG"
+    genes = report[report.index("## Genes") : report.index("## Model and baselines")]
+    assert "| \\$\\\\foo\\$Syn" in genes, "the gene calls' table shows them as text"

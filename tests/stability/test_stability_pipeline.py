@@ -115,7 +115,15 @@ def test_stability_pipeline_survives_a_killed_worker(processed_project: Path, ru
     assert ok["pretrain_val_loss"].gt(0).all() and failed["pretrain_val_loss"].isna().all()
     assert set(summary["members_poorly_trained"]) <= set(ok.index)
     assert "stable_null_line_false_positive_rate" in summary
+    genes = pd.read_csv(_output(processed_project, "gene_calls.csv"))
+    tested = genes[genes["untestable_reason"].isna()]
+    assert tested["called"].any() and tested["q_value"].is_monotonic_increasing
+    modelled = tested[tested["line_id"].isin(predictions["line_id"])]
+    assert modelled["consensus_cluster"].between(0, chosen - 1).all()
+    assert modelled["member_agreement"].between(0, 1).all()
+    assert summary["gene_calls_called"] == tested["called"].sum()
     report = _output(processed_project, "stability_report.md").read_text()
+    assert "## Gene calls and the consensus" in report
     for section in ("## Members", "## Consensus clusters", "## Lines and genes", "## Failed"):
         assert section in report
     retried = report[report.index("## Retried members") :].split("\n## ")[0]
@@ -140,5 +148,6 @@ def test_stability_pipeline_survives_a_killed_worker(processed_project: Path, ru
     checkpoints = client.list_artifacts(victim.info.run_id, "checkpoints/joint")
     assert [a.path for a in checkpoints] == ["checkpoints/joint/best_joint.pt"]
     artifacts = {a.path for a in client.list_artifacts(parent.info.run_id, "stability")}
-    assert "stability/stability_report.md" in artifacts
+    assert {"stability/stability_report.md", "stability/gene_calls.csv"} <= artifacts
+    assert parent.data.metrics["stability/gene_calls_called"] == tested["called"].sum()
     assert elapsed < 90, f"the tiny stability run took {elapsed:.0f} s"

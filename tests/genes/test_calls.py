@@ -3,20 +3,15 @@ project's own synthetic exports with nothing planted, and on small hand-made one
 
 from __future__ import annotations
 
-from dataclasses import replace
-
 import numpy as np
 import pandas as pd
 import pytest
 from scipy.stats import false_discovery_control
 
-from audiometric_clustering.evaluation.gene_call_scores import line_call_scores, line_patterns
-from audiometric_clustering.evaluation.gene_calls import (
-    COLUMNS,
-    GeneCallSettings,
-    call_genes,
-)
-from audiometric_clustering.evaluation.line_test import line_test
+from audiometric_clustering.genes.calls import COLUMNS, call_genes
+from audiometric_clustering.genes.line_test import line_test
+from audiometric_clustering.genes.scores import line_call_scores, line_patterns
+from audiometric_clustering.genes.settings import GeneCallSettings
 from audiometric_clustering.impc import schema
 from audiometric_clustering.impc.lines import build_line_id
 from audiometric_clustering.impc.synthetic import PATTERN_SHAPES, generate_synthetic_export
@@ -24,15 +19,17 @@ from tests.parameters import parameters, synthetic_settings
 
 THRESHOLDS = [schema.THRESHOLD_COLUMNS[f] for f in schema.FREQUENCIES]
 MATCH_COLUMNS = parameters("data_processing")["control_reference"]["match_columns"]
-#: Fewer draws than the default keep the tests fast; the tail fit carries the small p-values.
-FAST = GeneCallSettings(null_draws=2000)
+#: The defaults, with fewer draws to keep the tests fast (the tail fit carries the small
+#: p-values).
+FAST = GeneCallSettings.from_params(parameters("evaluation")["gene_calls"] | {"null_draws": 2000})
 
 
 def null_export(seed: int, n_mice: int = 6000) -> pd.DataFrame:
     """An IMPC-like export (centre baselines, setups, days with cohort offsets, sporadic
     loss, ceilings, grids, missing tones) in which no line carries a planted loss."""
     settings = synthetic_settings()
-    settings = replace(settings, planted=replace(settings.planted, line_share=0.0))
+    planted = settings.planted.model_copy(update={"line_share": 0.0})
+    settings = settings.model_copy(update={"planted": planted})
     export, truth = generate_synthetic_export(n_mice, seed=seed, settings=settings)
     assert (truth["planted_pattern"] == "none").all()
     return export
@@ -111,14 +108,15 @@ def test_lines_without_matched_controls_or_with_too_few_mutants_are_listed_untes
 
 
 def test_settings_come_from_parameters_and_name_a_bad_one():
-    settings = GeneCallSettings.from_params({"fdr": 0.1, "contrasts": ["flat", "high"]})
-    assert settings.fdr == 0.1 and settings.contrasts == ("flat", "high")
-    with pytest.raises(ValueError, match=r"evaluation\.gene_calls\.fdr = 1\.5"):
-        GeneCallSettings.from_params({"fdr": 1.5})
-    with pytest.raises(ValueError, match=r"unknown keys \['alpha'\]"):
-        GeneCallSettings.from_params({"alpha": 0.05})
-    with pytest.raises(ValueError, match=r"contrasts"):
-        GeneCallSettings.from_params({"contrasts": ["treble"]})
+    defaults = parameters("evaluation")["gene_calls"]
+    settings = GeneCallSettings.from_params(defaults | {"fdr": 0.1, "contrasts": ["flat", "high"]})
+    assert settings.fdr == 0.1 and settings.contrasts == ["flat", "high"]
+    with pytest.raises(ValueError, match=r"evaluation\.gene_calls\.fdr = 1\.5: expected a number"):
+        GeneCallSettings.from_params(defaults | {"fdr": 1.5})
+    with pytest.raises(ValueError, match=r"unknown parameters \['alpha'\]"):
+        GeneCallSettings.from_params(defaults | {"alpha": 0.05})
+    with pytest.raises(ValueError, match=r"gene_calls\.contrasts = \['treble'\]: expected a list"):
+        GeneCallSettings.from_params(defaults | {"contrasts": ["treble"]})
 
 
 def test_scores_count_every_line_and_the_false_share_of_calls():

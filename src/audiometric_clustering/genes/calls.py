@@ -6,18 +6,18 @@ own screens, not a cluster. For every line:
 1. each mouse's thresholds become dB above its matched controls (same centre, background,
    pipeline and equipment), less its day's shift, in units of those controls' spread, and
    are summarised by one-sided audiogram contrasts: flat, low, mid and high by default, any
-   single tone on request (``line_evidence``);
+   single tone on request (``evidence``);
 2. per contrast, the line's Huber location of its mice (one mouse with sporadic loss moves
    it little, a loss most mice share counts in full), less the empirical null centre (the
    median over the lines of its matched group: most lines are null, and this absorbs what
    all mutants share, such as a higher rate of sporadic loss), is standardised twice
-   (``line_statistics``): by sqrt(1/n + v_day r^2), the controls' spread (v_day: the
+   (``statistics``): by sqrt(1/n + v_day r^2), the controls' spread (v_day: the
    variance of the day shift's error, which line-mates share; r: the contrast's response to
    1 dB at every tone), and by the same with the line's own spread moderated towards the
    controls' (``prior_df``), which a loss that every mouse shares passes and two mice with
    sporadic loss do not;
 3. for each standardisation the largest contrast is a statistic whose p-value comes from
-   pseudo-lines of the centre's controls (``line_null``): that carries the multiplicity
+   pseudo-lines of the centre's controls (``null``): that carries the multiplicity
    over contrasts (no Bonferroni over tones) and the heavy upper tail of real thresholds;
    the line's p-value is twice the smaller of the two (Bonferroni over the two);
 4. Benjamini-Hochberg over the tested lines (``scipy.stats.false_discovery_control``);
@@ -36,16 +36,15 @@ called.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, fields
-from typing import Any
+from collections.abc import Sequence
 
 import numpy as np
 import pandas as pd
 from scipy.stats import false_discovery_control
 
-from audiometric_clustering.evaluation.line_evidence import CONTRAST_SHAPES, mouse_evidence
-from audiometric_clustering.evaluation.line_statistics import (
+from audiometric_clustering.genes.evidence import mouse_evidence
+from audiometric_clustering.genes.settings import GeneCallSettings
+from audiometric_clustering.genes.statistics import (
     matched_control_counts,
     test_lines,
     tone_effects,
@@ -68,75 +67,11 @@ P_VALUE, Q_VALUE, CALLED, UNTESTABLE = "p_value", "q_value", "called", "untestab
 EFFECT_COLUMNS = tuple(
     f"effect_{f}_{part}" for f in FREQUENCIES for part in ("db", "ci_low_db", "ci_high_db")
 )
+CONTROL_SD_COLUMNS = tuple(f"control_sd_{f}_db" for f in FREQUENCIES)
 COLUMNS = (
     LINE_ID, GENE, ALLELE, ZYGOSITY, CENTRE, N_MUTANTS, N_CONTROLS, *EFFECT_COLUMNS,
-    STRONGEST_CONTRAST, STATISTIC, P_VALUE, Q_VALUE, CALLED, UNTESTABLE,
+    STRONGEST_CONTRAST, STATISTIC, P_VALUE, Q_VALUE, CALLED, UNTESTABLE, *CONTROL_SD_COLUMNS,
 )  # fmt: skip
-
-
-@dataclass(frozen=True)
-class GeneCallSettings:
-    """``evaluation.gene_calls`` parameters.
-
-    Defaults: ``fdr`` 0.05 (the issue's q <= 0.05); ``min_mutants`` 3 (data_processing's
-    ``min_line_size``: a line of two has no within-line evidence of a shared loss);
-    ``min_matched_controls`` 20 (the controls' SD per tone and the robust SD of each contrast
-    need that many); the four band ``contrasts`` flat, low, mid and high (measured: adding
-    the six single tones cost 0.3-1.9 points of recall on the benchmark and 7-10 points of
-    the tests' 20 dB high-frequency lines, as more contrasts raise the bar for each; a loss
-    at one tone alone is diluted in its band, so add that tone where such losses matter);
-    Huber's ``huber_k`` 1.345 (95% efficiency on normal data);
-    ``prior_df`` 4 (the controls' variance weighs as much as 4 degrees of freedom of the
-    line's own; with all ten contrasts 8 came within 0.3 points of recall; None, the
-    controls' spread alone, gave as much recall on the benchmark but false shares up to
-    0.074 and 43-93% instead of 77-93% of the tests' 20 dB high-frequency lines);
-    10,000 ``null_draws`` (smaller p-values come from a fitted tail); the empirical null
-    centre per matched group when it has ``min_group_lines`` lines (else the centre's,
-    else all lines').
-    """
-
-    fdr: float = 0.05
-    min_mutants: int = 3
-    min_matched_controls: int = 20
-    contrasts: tuple[str, ...] = ("flat", "low", "mid", "high")
-    huber_k: float = 1.345
-    prior_df: float | None = 4.0
-    day_correction: bool = True
-    null_draws: int = 10_000
-    min_group_lines: int = 50
-    seed: int = 0
-
-    def __post_init__(self) -> None:
-        checks = {
-            "fdr": 0.0 < self.fdr < 1.0,
-            "min_mutants": self.min_mutants >= 2,
-            "min_matched_controls": self.min_matched_controls >= 3,
-            "contrasts": len(self.contrasts) > 0 and set(self.contrasts) <= set(CONTRAST_SHAPES),
-            "huber_k": self.huber_k > 0,
-            "prior_df": self.prior_df is None or self.prior_df > 0,
-            "null_draws": self.null_draws >= 100,
-            "min_group_lines": self.min_group_lines >= 1,
-        }
-        for name, ok in checks.items():
-            if not ok:
-                raise ValueError(
-                    f"evaluation.gene_calls.{name} = {getattr(self, name)!r} is out of range; "
-                    f"contrasts are any of {list(CONTRAST_SHAPES)}"
-                )
-
-    @classmethod
-    def from_params(cls, params: Mapping[str, Any]) -> GeneCallSettings:
-        """Settings from the ``evaluation.gene_calls`` parameters (missing keys: defaults)."""
-        known = {f.name for f in fields(cls)}
-        unknown = sorted(set(params) - known)
-        if unknown:
-            raise ValueError(
-                f"evaluation.gene_calls has unknown keys {unknown}; known: {sorted(known)}"
-            )
-        values = dict(params)
-        if "contrasts" in values:
-            values["contrasts"] = tuple(values["contrasts"])
-        return cls(**values)
 
 
 def _check_columns(mice: pd.DataFrame, match_columns: Sequence[str]) -> None:
@@ -171,7 +106,7 @@ def _untestable_reasons(mutants: pd.DataFrame, settings: GeneCallSettings) -> pd
 def call_genes(
     mice: pd.DataFrame,
     match_columns: Sequence[str],
-    settings: GeneCallSettings | None = None,
+    settings: GeneCallSettings,
     line_info: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
     """One row per knockout line of ``mice``: tested lines by q-value, then the untestable
@@ -186,7 +121,6 @@ def call_genes(
     ``line_info``, with a ``line_id`` column (e.g. each line's phenotype label and cluster),
     is joined on.
     """
-    settings = settings or GeneCallSettings()
     _check_columns(mice, match_columns)
     frame = mice.reset_index(drop=True)
     controls = is_control(frame).to_numpy(dtype=bool)
@@ -254,6 +188,9 @@ def call_genes(
                 {
                     LINE_ID: reasons.index[reasons != ""],
                     N_MUTANTS: mutants.groupby(LINE_ID).size()[reasons != ""].to_numpy(),
+                    N_CONTROLS: mutants.groupby(LINE_ID)["matched_controls"]
+                    .max()[reasons != ""]
+                    .to_numpy(),
                     CALLED: False,
                     UNTESTABLE: reasons[reasons != ""].to_numpy(),
                 }

@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 from scipy.stats import false_discovery_control, norm
 
-from audiometric_clustering.evaluation.line_evidence import robust_sd
+from audiometric_clustering.genes.evidence import robust_sd
 from audiometric_clustering.impc.control_baselines import typical_threshold
 from audiometric_clustering.impc.lines import build_line_id, is_control
 from audiometric_clustering.impc.schema import CENTRE, LINE_ID
@@ -45,7 +45,7 @@ def line_test(mice: pd.DataFrame, fdr: float = 0.05, min_mutants: int = 3) -> pd
     mutants = ~controls & line_ids.notna().to_numpy()
     lines = line_ids[mutants].to_numpy()
     sizes = pd.Series(lines).value_counts()
-    kept = np.isin(lines, sizes.index[sizes >= min_mutants])
+    kept = sizes.reindex(lines).to_numpy() >= min_mutants  # np.isin on text took 2.6 s
     values = pd.DataFrame(referenced[mutants][kept])
     means = values.groupby(lines[kept]).mean()
     counts = values.groupby(lines[kept]).count()

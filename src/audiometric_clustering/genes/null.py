@@ -13,7 +13,7 @@ So the null is drawn instead: a pseudo-line of n mice is n controls of the line'
 drawn at random (each as a vector of standardised contrast deviations from its matched
 group's typical control, so sporadic loss, skew, the 5 dB grid and missing tones come
 along), summarised exactly as the line is (Huber location and variance per contrast), plus
-one shared Gaussian day error with the line's own variance (see ``line_evidence``), and
+one shared Gaussian day error with the line's own variance (see ``evidence``), and
 standardised as the line is; the line's p-value is the share of pseudo-lines whose largest
 contrast reaches its own, (1 + count) / (1 + draws), with the draws spent on the lines that
 could be called, and beyond the draws' reach a fitted tail. Each control already carries
@@ -25,12 +25,13 @@ give them 1.5 times the controls' rate); see docs/gene_calls.md for the measured
 from __future__ import annotations
 
 import warnings
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
 from scipy.stats import genpareto
 
-from audiometric_clustering.evaluation.line_evidence import huber_location
+from audiometric_clustering.genes.evidence import huber_location
 
 #: Lines whose pseudo-line statistics are compared at once (memory: chunk x draws x K).
 _CHUNK = 32
@@ -58,18 +59,44 @@ def max_statistic(z: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return largest, np.where(finite.any(axis=1), column, -1)
 
 
+def pareto_fit(excess: np.ndarray) -> tuple[float, float]:
+    """Shape and scale of a generalized Pareto distribution (location 0) fitted to the
+    positive ``excess`` by Zhang and Stephens (2009, Technometrics 51:316).
+
+    With b = -shape / scale, the profile log-likelihood n (log(-b / k) - k - 1), where
+    k = mean(log(1 - b x)) is the shape given b, is evaluated on their fixed grid of
+    m = 20 + sqrt(n) values of b, and b is its likelihood-weighted mean. No optimiser: on
+    250 values it took 0.1 ms where scipy's maximum likelihood (``genpareto.fit``, a
+    Nelder-Mead search) took 6 ms, and those fits were half the time of the gene calls.
+    """
+    x = np.sort(np.asarray(excess, dtype=float))
+    n = len(x)
+    m = 20 + int(np.sqrt(n))
+    quartile = x[int(n / 4 + 0.5) - 1]
+    grid = 1.0 / x[-1] + (1.0 - np.sqrt(m / (np.arange(1, m + 1) - 0.5))) / (3.0 * quartile)
+    shapes = np.log1p(-grid[:, None] * x).mean(axis=1)
+    profile = n * (np.log(-grid / shapes) - shapes - 1.0)
+    weights = np.exp(profile - profile.max())
+    b = float((weights * grid).sum() / weights.sum())
+    shape = float(np.log1p(-b * x).mean())
+    return shape, (-shape / b if b != 0.0 else float(x.mean()))
+
+
 def tail_p_value(largest: np.ndarray, statistic: float) -> float:
     """P(pseudo-line statistic >= ``statistic``) from the top of ``largest`` (the pseudo-
     lines' statistics, descending): exceedances over the (n+1)-th largest follow a
-    generalized Pareto distribution; a fitted shape below 0 (a bounded tail, which would
-    put p = 0 just past the largest draw) is replaced by 0, the exponential tail."""
+    generalized Pareto distribution (:func:`pareto_fit`); a fitted shape below 0 (a bounded
+    tail, which would put p = 0 just past the largest draw) is replaced by 0, the
+    exponential tail."""
     finite = largest[np.isfinite(largest)]
     size = min(TAIL_SIZE, int(TAIL_SHARE * len(largest)))
     if size < 10 or len(finite) <= size:
         return 1.0 / (1.0 + len(largest))
     threshold = finite[size]
     excess = finite[:size] - threshold
-    shape, _, scale = genpareto.fit(excess, floc=0.0)
+    if not (excess > 0).all():  # ties at the threshold: no continuous tail to fit
+        return 1.0 / (1.0 + len(largest))
+    shape, scale = pareto_fit(excess)
     if shape < 0.0:
         shape, scale = 0.0, float(excess.mean())
     tail = genpareto.sf(statistic - threshold, shape, scale=scale)
@@ -104,7 +131,7 @@ def standardise(
 
 
 def monte_carlo_p_values(
-    terms: LineTerms,
+    standardisations: Sequence[LineTerms],
     sizes: np.ndarray,
     line_centres: np.ndarray,
     pool: np.ndarray,
@@ -113,13 +140,16 @@ def monte_carlo_p_values(
     draws: int,
     rng: np.random.Generator,
 ) -> np.ndarray:
-    """One-sided p-value of each line's statistic under its centre's pseudo-lines.
+    """(S, L) one-sided p-values of each line's statistic under each of the S
+    ``standardisations``, against its centre's pseudo-lines.
 
     ``sizes`` (L,): each line's mice; ``pool`` (M, K): control deviations (centred on
-    their matched group's typical control), with ``pool_centres`` (M,). A line whose
-    centre has no pool gets p = 1.
+    their matched group's typical control), with ``pool_centres`` (M,). The pseudo-lines of
+    a centre and line size are drawn and summarised once, for every line of that size and
+    every standardisation (their Huber locations are most of the cost). A line whose centre
+    has no pool gets p = 1.
     """
-    p_values = np.ones(len(terms.statistic))
+    p_values = np.ones((len(standardisations), len(sizes)))
     for centre in np.unique(line_centres):
         candidates = pool[pool_centres == centre]
         candidates = candidates[np.isfinite(candidates).any(axis=1)]
@@ -129,16 +159,26 @@ def monte_carlo_p_values(
             lines = np.flatnonzero((line_centres == centre) & (sizes == size))
             picked = candidates[rng.integers(0, len(candidates), size=(draws, int(size)))]
             null = _PseudoLines.of(picked, huber_k, rng.standard_normal(draws))
-            first = min(FIRST_DRAWS, draws)
-            reached = _reached(lines, null.head(first), terms)
-            p_values[lines] = (1.0 + reached) / (1.0 + first)
-            close = lines[reached < SETTLED]
-            if len(close) and first < draws:
-                reached = _reached(close, null, terms)
-                p_values[close] = (1.0 + reached) / (1.0 + draws)
-                for line in close[reached < TAIL_COUNT]:
-                    largest = null.statistics(np.array([line]), terms)[0]
-                    p_values[line] = tail_p_value(-np.sort(-largest), terms.statistic[line])
+            for terms, out in zip(standardisations, p_values, strict=True):
+                out[lines] = _sequential_p_values(lines, null, terms, draws)
+    return p_values
+
+
+def _sequential_p_values(
+    lines: np.ndarray, null: _PseudoLines, terms: LineTerms, draws: int
+) -> np.ndarray:
+    """P-values of ``lines`` against ``null``: the first draws for all, every draw for those
+    the first leave close, a fitted tail for those beyond the draws' reach."""
+    first = min(FIRST_DRAWS, draws)
+    reached = _reached(lines, null.head(first), terms)
+    p_values = (1.0 + reached) / (1.0 + first)
+    close = np.flatnonzero(reached < SETTLED)
+    if len(close) and first < draws:
+        reached = _reached(lines[close], null, terms)
+        p_values[close] = (1.0 + reached) / (1.0 + draws)
+        for index in close[reached < TAIL_COUNT]:
+            largest = null.statistics(lines[index : index + 1], terms)[0]
+            p_values[index] = tail_p_value(-np.sort(-largest), terms.statistic[lines[index]])
     return p_values
 
 

@@ -1,12 +1,12 @@
 """From mouse evidence to one statistic, p-value and effect per knockout line.
 
-Per contrast, a line's location is the Huber location of its mice (``line_evidence``) less
+Per contrast, a line's location is the Huber location of its mice (``evidence``) less
 the empirical null centre: the median location over the lines of its matched group (most
 lines are null; this absorbs what all mutants of a group share, such as a higher rate of
-sporadic loss than the controls'). It is standardised twice (``line_null.standardise``):
+sporadic loss than the controls'). It is standardised twice (``null.standardise``):
 with the controls' spread, and with the line's own spread moderated towards it. For each,
 the line's largest standardised contrast gets a p-value from pseudo-lines of its centre's
-controls (``line_null``), and the line's p-value is twice the smaller one."""
+controls (``null``), and the line's p-value is twice the smaller one."""
 
 from __future__ import annotations
 
@@ -16,8 +16,8 @@ from dataclasses import replace
 import numpy as np
 import pandas as pd
 
-from audiometric_clustering.evaluation.line_evidence import MouseEvidence, huber_location
-from audiometric_clustering.evaluation.line_null import (
+from audiometric_clustering.genes.evidence import MouseEvidence, huber_location
+from audiometric_clustering.genes.null import (
     LineTerms,
     max_statistic,
     monte_carlo_p_values,
@@ -91,33 +91,35 @@ def test_lines(
     )
     pool = pd.DataFrame(evidence.contrasts[pool_rows])
     pool = (pool - pool.groupby(evidence.groups[pool_rows]).transform("median")).to_numpy()
-    results = []
+    standardisations, maxima = [], []
     for prior in (None,) if prior_df is None else (None, prior_df):
         terms = replace(plain, prior_df=prior)
         statistic, strongest = max_statistic(
             standardise(locations - centre, variances, terms, np.arange(n_lines))
         )
-        p_values = monte_carlo_p_values(
-            replace(terms, statistic=statistic),
-            np.bincount(codes, minlength=n_lines),
-            centres[first],
-            pool,
-            centres[pool_rows],
-            huber_k,
-            draws,
-            np.random.default_rng(seed),
-        )
-        results.append((p_values, statistic, strongest))
-    p_values = np.stack([r[0] for r in results])
+        standardisations.append(replace(terms, statistic=statistic))
+        maxima.append(strongest)
+    p_values = monte_carlo_p_values(
+        standardisations,
+        np.bincount(codes, minlength=n_lines),
+        centres[first],
+        pool,
+        centres[pool_rows],
+        huber_k,
+        draws,
+        np.random.default_rng(seed),
+    )
     best = p_values.argmin(axis=0)
     pick = np.arange(n_lines)
-    statistic = np.stack([r[1] for r in results])[best, pick]
+    statistic = np.stack([terms.statistic for terms in standardisations])[best, pick]
     return pd.DataFrame(
         {
             "statistic": statistic,
-            "strongest": np.stack([r[2] for r in results])[best, pick],
+            "strongest": np.stack(maxima)[best, pick],
             "p_value": np.where(
-                np.isfinite(statistic), np.minimum(1.0, len(results) * p_values.min(axis=0)), np.nan
+                np.isfinite(statistic),
+                np.minimum(1.0, len(standardisations) * p_values.min(axis=0)),
+                np.nan,
             ),
             "day_var": plain.day_var,
         }
@@ -128,7 +130,8 @@ def tone_effects(
     evidence: MouseEvidence, rows: np.ndarray, codes: np.ndarray, day_var: np.ndarray
 ) -> pd.DataFrame:
     """Per line: mean dB above matched controls at each tone (day-corrected) with a normal
-    95% interval, sqrt(mean control SD^2 / n + day error variance) x 1.96."""
+    95% interval, sqrt(mean control SD^2 / n + day error variance) x 1.96, and that
+    root-mean-square SD of the matched controls (their spread about 0, for a figure)."""
     deviations = pd.DataFrame(evidence.deviations[rows], columns=list(FREQUENCIES))
     spread = pd.DataFrame(
         np.where(np.isfinite(evidence.deviations[rows]), evidence.control_sd[rows] ** 2, np.nan),
@@ -143,6 +146,8 @@ def tone_effects(
         columns[f"effect_{frequency}_db"] = means[frequency]
         columns[f"effect_{frequency}_ci_low_db"] = means[frequency] - half[frequency]
         columns[f"effect_{frequency}_ci_high_db"] = means[frequency] + half[frequency]
+    for frequency in FREQUENCIES:
+        columns[f"control_sd_{frequency}_db"] = np.sqrt(spread.groupby(codes).mean()[frequency])
     return pd.DataFrame(columns)
 
 
