@@ -21,13 +21,8 @@ import pytest
 from kedro.pipeline import Pipeline
 
 from audiometric_clustering.pipeline_registry import register_pipelines
-from tests.integration.conftest import (
-    REPO_ROOT,
-    SERVER_START_TIMEOUT_S,
-    VENV_BIN,
-    copy_project,
-    free_port,
-)
+from tests.conftest import REPO_ROOT, copy_project
+from tests.integration.conftest import SERVER_START_TIMEOUT_S, VENV_BIN, free_port
 
 pytestmark = pytest.mark.slow
 
