@@ -14,7 +14,9 @@ own MLflow store (harness.py), ``--jobs`` at a time. Each run's ``method_compari
 back, and one table is printed and written (``--output``, JSON with every run, and the same
 path with ``.csv`` for the table): one row per model configuration and per baseline, and
 for each honest score its median and its worst value over the seeds (the largest for scores
-where lower is better, the smallest for the others). A baseline that does not depend on the
+where lower is better, the smallest for the others). Each run's ``gene_call_comparison`` is
+read back too: the gene calls and the ``line_test`` baseline per data seed, with issue 32's
+targets judged (gene_table.py). A baseline that does not depend on the
 trained network comes out the same under every configuration and is shown once; one that
 does (``kmeans_pretrained_latent``) gets a row per configuration. With ``--docs`` the
 JSON is also rendered as a Markdown table under docs/benchmarks/ (render.py).
@@ -37,6 +39,7 @@ from pathlib import Path
 import pandas as pd
 import render
 import variants
+from gene_table import gene_call_blocks
 from harness import REPO_ROOT, make_project, merged, spawn, worker_main
 
 DEFAULT = "default"
@@ -70,13 +73,18 @@ def one_run(
 
 
 def run_record(project: Path, seed: int, configuration: str, process: dict) -> dict:
-    """One run as the JSON keeps it: its wall time and the latest run's method comparison."""
-    comparison = pd.read_csv(project / "data/runs/latest/08_reporting/method_comparison.csv")
+    """One run as the JSON keeps it: its wall time and the latest run's method comparison
+    and gene-call comparison."""
+    reporting = project / "data/runs/latest/08_reporting"
+    tables = {
+        name: json.loads(pd.read_csv(reporting / f"{name}.csv").to_json(orient="records"))
+        for name in ("method_comparison", "gene_call_comparison")
+    }
     return {
         "seed": seed,
         "configuration": configuration,
         "pipeline_s": process["pipeline_s"],
-        "method_comparison": json.loads(comparison.to_json(orient="records")),
+        **tables,
     }
 
 
@@ -130,7 +138,8 @@ def summary_table(rows: dict[str, pd.DataFrame]) -> pd.DataFrame:
 
 def benchmark_record(args: argparse.Namespace, chosen: dict[str, dict], runs: list[dict]) -> dict:
     """What the JSON holds (and its docs table shows): the settings, the table of medians
-    and worsts with one column per score and statistic, and every run."""
+    and worsts with one column per score and statistic, the gene calls and line_test per
+    data seed with issue 32's targets (gene_table.py), and every run."""
     table = summary_table(per_seed_scores(runs))
     table.columns = [f"{title} ({stat})" for title, stat in table.columns]
     return {
@@ -142,6 +151,16 @@ def benchmark_record(args: argparse.Namespace, chosen: dict[str, dict], runs: li
         "params": args.params,
         "median_pipeline_s": statistics.median(run["pipeline_s"] for run in runs),
         "table": json.loads(table.reset_index().to_json(orient="records")),
+        "gene_calls": gene_call_blocks(
+            {
+                configuration: {
+                    run["seed"]: run["gene_call_comparison"]
+                    for run in runs
+                    if run["configuration"] == configuration
+                }
+                for configuration in dict.fromkeys(run["configuration"] for run in runs)
+            }
+        ),
         "runs": runs,
     }
 
@@ -206,6 +225,11 @@ def main() -> None:
     with pd.option_context("display.width", 250, "display.max_columns", None):
         print(f"\n{args.n_mice} mice, data seeds {args.seeds}: median and worst over seeds")
         print(table.round(3).to_string())
+        for block in record["gene_calls"]:
+            print(f"\ngene calls and line_test ({', '.join(block['configurations'])}):")
+            print(pd.DataFrame(block["rows"]).round(3).to_string(index=False))
+            for check in block["targets"]:
+                print(f"  {'met' if check['met'] else 'NOT MET'}: {check['target']}")
     args.output.parent.mkdir(parents=True, exist_ok=True)
     table.reset_index().to_csv(args.output.with_suffix(".csv"), index=False)
     args.output.write_text(json.dumps(record, indent=2))

@@ -9,7 +9,7 @@ JSON it wrote (without a PATH, into the table's place in :data:`TABLES`). A tabl
 from the JSON file, never from the script's objects, so the file's shape is what is checked.
 One table holds one JSON, hence one machine, named in its heading. To add a benchmark's
 table: one render function (JSON record -> Markdown body, in render_tables.py or a module of
-its own beside it) and one entry in :data:`TABLES`.
+its own beside it, as render_quality.py) and one entry in :data:`TABLES`.
 """
 
 from __future__ import annotations
@@ -26,7 +26,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from harness import REPO_ROOT
-from render_tables import full_training, machine_name, quality, stability
+from render_quality import gene_calls, quality
+from render_tables import full_training, machine_name, stability
 
 
 @dataclass(frozen=True)
@@ -65,6 +66,12 @@ TABLES: dict[str, Table] = {
         "data/08_reporting/benchmark_quality_variants.json",
         "docs/benchmarks/quality_variants.md",
         "make bench-variants",
+    ),
+    "gene_calls": Table(
+        gene_calls,
+        "data/08_reporting/benchmark_gene_calls.json",
+        "docs/benchmarks/gene_calls.md",
+        "make bench-genes",
     ),
     "stability": Table(
         stability,

@@ -36,6 +36,7 @@ from audiometric_clustering.evaluation.scoring import ScoringSettings, score_clu
 from audiometric_clustering.evaluation.settings import EvaluationSettings
 from audiometric_clustering.pipelines.stability import nodes
 from audiometric_clustering.stability import tables
+from audiometric_clustering.stability.genes import COLUMNS as GENE_CALL_COLUMNS
 from audiometric_clustering.stability.members import MemberResult, MemberSpec
 
 #: Scores on which the consensus must be at least as good as the median member (issue 17);
@@ -47,6 +48,9 @@ TARGET_SCORES = (
     "nmi_centre",
 )
 LEAVE_OUT = "leave_out_poorly_trained"
+#: The sets are compared on their clusters and enriched lines; their gene calls (the same
+#: test for every set, only the consensus phenotype they are given differs) are not.
+NO_GENE_CALLS = pd.DataFrame(columns=list(GENE_CALL_COLUMNS)).astype({"called": bool})
 
 
 def _member_sets(names: list[str], set_size: int, random_sets: int) -> list[tuple[str, list]]:
@@ -109,8 +113,9 @@ def consensus_over_sets(
                 in_set, k_selection, table, calls, clusters, mice, truth_file, stability
             )
             figures, _, summary, _ = nodes.report_stability(
-                table, ari, k_selection, clusters, scores, lines, mice, truth_file, stability
-            )
+                table, ari, k_selection, clusters, scores, lines, NO_GENE_CALLS, mice, truth_file,
+                stability,
+            )  # fmt: skip
             for figure in figures.values():
                 plt.close(figure)
             row = {

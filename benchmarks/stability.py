@@ -83,7 +83,9 @@ def run_benchmark(
             print(f"full_training, seed {seed}: {full[-1]['pipeline_s']:.0f} s", flush=True)
         # members train on the project seed's split, as `kedro run --pipeline stability` does
         # after `make run`: a fresh data_processing run (the latest) makes it
-        spawn(__file__, project, "data_processing", params)
+        # (with only what it reads: a run refuses a parameter it would ignore)
+        processing = {k: v for k, v in params.items() if k in ("data_processing", "raw_abr_path")}
+        spawn(__file__, project, "data_processing", processing)
         one_worker = None
         if serial:
             serial_params = merged(

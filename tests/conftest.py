@@ -12,6 +12,18 @@ SHARED_DATA = REPO_ROOT.parent / "shared" / "data"
 REAL_SAMPLE = SHARED_DATA / "impc" / "abr_1000_mice.csv"
 
 
+def copy_project(target: Path) -> Path:
+    """The project's conf/ and pyproject.toml with empty data folders in ``target``."""
+    shutil.copy(REPO_ROOT / "pyproject.toml", target / "pyproject.toml")
+    shutil.copytree(REPO_ROOT / "conf", target / "conf", ignore=shutil.ignore_patterns("local"))
+    (target / "conf" / "local").mkdir()
+    for layer in (REPO_ROOT / "data").iterdir():
+        if layer.is_dir():
+            (target / "data" / layer.name).mkdir(parents=True)
+    (target / "src").mkdir()  # bootstrap_project requires it; the package is installed
+    return target
+
+
 @pytest.fixture
 def kedro_project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """A copy of the project's configuration in tmp_path, used as the working directory.
@@ -19,13 +31,7 @@ def kedro_project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     Sessions created on it read the real conf/ but write data/, mlflow.db and artifacts
     into tmp_path, so tests never touch the user's data or MLflow store.
     """
-    shutil.copy(REPO_ROOT / "pyproject.toml", tmp_path / "pyproject.toml")
-    shutil.copytree(REPO_ROOT / "conf", tmp_path / "conf", ignore=shutil.ignore_patterns("local"))
-    (tmp_path / "conf" / "local").mkdir()
-    for layer in (REPO_ROOT / "data").iterdir():
-        if layer.is_dir():
-            (tmp_path / "data" / layer.name).mkdir(parents=True)
-    (tmp_path / "src").mkdir()  # bootstrap_project requires it; the package is installed
+    copy_project(tmp_path)
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("KEDRO_DISABLE_TELEMETRY", "true")
     monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path / 'mlflow.db'}")

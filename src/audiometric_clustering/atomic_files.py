@@ -6,10 +6,15 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import shutil
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+
+#: The hidden names :func:`replaced_atomically` writes beside a target: what a killed save
+#: leaves behind.
+LEFTOVER = re.compile(r"^\..+\.[0-9a-f]{8}\.(partial|previous)$")
 
 
 def _remove(path: Path) -> None:
@@ -42,3 +47,14 @@ def replaced_atomically(target: str | os.PathLike[str]) -> Iterator[Path]:
     except BaseException:
         _remove(partial)
         raise
+
+
+def remove_leftovers(folder: str | os.PathLike[str]) -> list[Path]:
+    """Remove what killed saves left in ``folder`` (and below); returns what was removed.
+
+    Call it only while no save into ``folder`` can be under way (the run folder's lock).
+    """
+    found = [path for path in Path(folder).rglob(".*") if LEFTOVER.match(path.name)]
+    for path in found:
+        _remove(path)
+    return found

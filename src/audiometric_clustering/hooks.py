@@ -1,6 +1,6 @@
-"""Project hooks: parameters checked before any work, each run's own folder of artifacts,
-the deployable MLflow model of a training run, runs ended by a signal marked KILLED, and how
-long each stage took."""
+"""Project hooks: parameters checked before any work, the deployable MLflow model of a
+training run, runs ended by a signal marked KILLED, and how long each stage took. Each run's
+own folder of artifacts is run_folder_hook.py."""
 
 from __future__ import annotations
 
@@ -11,39 +11,46 @@ import signal
 import threading
 import time
 from collections import defaultdict
-from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
+import dask
 import mlflow
 from kedro.framework.hooks import hook_impl
-from kedro.io import AbstractDataset, DataCatalog
+from kedro.framework.project import pipelines
+from kedro.io import DataCatalog
 from kedro.pipeline import Node, Pipeline
 
+from audiometric_clustering.given_parameters import check_given_parameters
 from audiometric_clustering.parameter_checks import check_parameters
 from audiometric_clustering.pipelines.inference.packaging import log_inference_model
 from audiometric_clustering.pipelines.inference.pipeline import (
     NEW_EXPORT,
     create_prediction_pipeline,
 )
-from audiometric_clustering.run_folders import (
-    LATEST,
-    RUNS_ROOT,
-    STARTS_A_RUN,
-    choose_run_folder,
-    in_run_folder,
-    mark_latest,
-    relocate,
-)
+from audiometric_clustering.run_folder_hook import RunFolderHook, pipeline_label
 
 logger = logging.getLogger(__name__)
 
 
 class ParameterCheckHook:
-    """Fails a run before any node (and before its MLflow run) on a bad parameter."""
+    """Fails a run before any node (and before its MLflow run or folder) on a bad parameter,
+    or on a given one that the pipeline would ignore (given_parameters.py)."""
+
+    def __init__(self, run_folders: RunFolderHook) -> None:
+        self._run_folders = run_folders
 
     @hook_impl(tryfirst=True)
-    def before_pipeline_run(self, pipeline: Pipeline, catalog: DataCatalog) -> None:
+    def before_pipeline_run(
+        self, run_params: dict[str, Any], pipeline: Pipeline, catalog: DataCatalog
+    ) -> None:
+        check_given_parameters(
+            run_params.get("runtime_params") or {},
+            pipeline,
+            pipeline_label(run_params),
+            pipelines,
+            self._run_folders.run_datasets,
+        )
         entries = {
             name.removeprefix("params:").split(".")[0]
             for name in pipeline.inputs()
@@ -52,62 +59,12 @@ class ParameterCheckHook:
         check_parameters(catalog.load("parameters"), entries)
 
 
-def _run_datasets(catalog: DataCatalog, names: Iterable[str]) -> list[AbstractDataset]:
-    """The named datasets whose catalog path lies in a run folder."""
-    datasets = (catalog.get(name) for name in names if not name.startswith("params:"))
-    return [dataset for dataset in datasets if dataset is not None and in_run_folder(dataset)]
-
-
-class RunFolderHook:
-    """Points every run artifact of the catalog at this run's folder before any node runs,
-    and marks the folder as the latest run when the pipeline finishes (see run_folders)."""
-
-    def __init__(self) -> None:
-        self.folder: Path | None = None
-        self._tagged = False
-
-    @hook_impl
-    def after_catalog_created(self, catalog: DataCatalog) -> None:
-        """Outside a run (a notebook, ``kedro ipython``) the catalog reads the latest run,
-        or the one ``params:run`` names; a run points it at its own folder below."""
-        folder = catalog.load("params:run") or LATEST
-        for dataset in _run_datasets(catalog, catalog.keys()):
-            relocate(dataset, str(folder))
-
-    @hook_impl(tryfirst=True)
-    def before_pipeline_run(
-        self, run_params: dict[str, Any], pipeline: Pipeline, catalog: DataCatalog
-    ) -> None:
-        self.folder, self._tagged = None, False
-        in_runs = _run_datasets(catalog, pipeline.datasets())
-        if not in_runs:  # e.g. synthetic_data, which writes the raw export only
-            return
-        self.folder = choose_run_folder(
-            Path(run_params["project_path"]) / RUNS_ROOT,
-            requested=catalog.load("params:run"),
-            starts_run=STARTS_A_RUN in pipeline.all_outputs(),
-            session_id=run_params["run_id"],
-        )
-        for dataset in in_runs:
-            relocate(dataset, self.folder.name)
-        logger.info("run folder: %s", self.folder)
-
-    @hook_impl
-    def before_node_run(self) -> None:
-        """Tag the MLflow run (open by now) with the folder, so each finds the other."""
-        if not self._tagged and self.folder is not None and mlflow.active_run() is not None:
-            mlflow.set_tag("run_folder", self.folder.name)
-            self._tagged = True
-
-    @hook_impl
-    def after_pipeline_run(self) -> None:
-        if self.folder is not None:
-            mark_latest(self.folder)
-
-
 class InferenceModelHook:
     """Logs ``inference_model`` to the MLflow run of a run that made every file the
     prediction pipeline reads (``full_training``): this run's files, no pickles."""
+
+    def __init__(self, run_folders: RunFolderHook) -> None:
+        self._run_folders = run_folders
 
     @hook_impl(tryfirst=True)  # before kedro-mlflow's own hook closes the MLflow run
     def after_pipeline_run(self, pipeline: Pipeline, catalog: DataCatalog) -> None:
@@ -117,7 +74,7 @@ class InferenceModelHook:
         if mlflow.active_run() is None or not files <= pipeline.all_outputs():
             return
         log_inference_model(
-            {name: str(catalog[name]._filepath) for name in sorted(files)},
+            {name: str(self._run_folders.path_of(name)) for name in sorted(files)},
             {name[len("params:") :]: catalog.load(name) for name in sorted(needed - files)},
         )
         logger.info("logged the MLflow model inference_model")
@@ -209,3 +166,34 @@ class StageTimingHook:
         )
         if mlflow.active_run() is not None:
             mlflow.log_metrics(timings)
+
+
+#: Where Dask workers keep their scratch files, inside the project's data folder (Dask's
+#: default is the system's temporary folder, e.g. /tmp/dask-scratch-space).
+DASK_SCRATCH = "data/dask-scratch-space"
+
+
+class DaskScratchHook:
+    """Points Dask's ``temporary-directory`` at :data:`DASK_SCRATCH` for the run, so the
+    workers of an embedded LocalCluster (``stability``) write inside the project."""
+
+    def __init__(self) -> None:
+        self._setting: Any = None
+
+    @hook_impl
+    def before_pipeline_run(self, run_params: dict[str, Any]) -> None:
+        scratch = Path(run_params["project_path"]) / DASK_SCRATCH
+        self._setting = dask.config.set({"temporary-directory": str(scratch)})
+
+    @hook_impl
+    def after_pipeline_run(self) -> None:
+        self._restore()
+
+    @hook_impl
+    def on_pipeline_error(self) -> None:
+        self._restore()
+
+    def _restore(self) -> None:
+        if self._setting is not None:
+            self._setting.__exit__(None, None, None)
+            self._setting = None

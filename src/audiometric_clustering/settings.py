@@ -11,20 +11,24 @@ from datetime import datetime
 from kedro.config import OmegaConfigLoader
 
 from audiometric_clustering.hooks import (
+    DaskScratchHook,
     InferenceModelHook,
     InterruptedRunHook,
     ParameterCheckHook,
-    RunFolderHook,
     StageTimingHook,
 )
+from audiometric_clustering.run_folder_hook import RunFolderHook
 
-# Checked first, then the run's folder: a bad parameter leaves no folder behind.
+_RUN_FOLDERS = RunFolderHook()
+# Checked first, then the run's folder: a bad parameter leaves no folder behind (pluggy
+# calls the later-registered of two `tryfirst` hooks first).
 HOOKS = (
-    RunFolderHook(),
-    ParameterCheckHook(),
+    _RUN_FOLDERS,
+    ParameterCheckHook(_RUN_FOLDERS),
     StageTimingHook(),
-    InferenceModelHook(),
+    InferenceModelHook(_RUN_FOLDERS),
     InterruptedRunHook(),
+    DaskScratchHook(),
 )
 
 

@@ -81,7 +81,9 @@ def _rows(markdown: str, first_cell: str) -> list[list[str]]:
 @pytest.mark.slow  # a real full_training and a real stability run, on tiny settings
 def test_benchmark_records_render_as_docs_tables(project_with_truth: Path, tmp_path: Path):
     import full_training
+    import gene_table
     import quality
+    import render
     import render_tables as tables
     import stability
 
@@ -116,9 +118,40 @@ def test_benchmark_records_render_as_docs_tables(project_with_truth: Path, tmp_p
         medians = [tables._number(row[f"{title} (median)"]) for title in titles]
         assert [cell.split(" / ")[0] for cell in cells[1:]] == medians
     assert "- ARI affected >= 0.60: **" in markdown  # the targets, judged on the JSON
+    (block,) = record["gene_calls"]  # the gene calls and line_test of the same run
+    assert block["configurations"] == ["default"]
+    assert [(row["method"], row["seed"]) for row in block["rows"]] == [
+        (method, seed)
+        for method in ("gene_calls", "line_test")
+        for seed in ("5", "median", "worst")
+    ]
+    for row in block["rows"]:
+        (cells,) = [cells for cells in _rows(markdown, row["method"]) if cells[1] == row["seed"]]
+        assert cells[2:5] == [tables._cell(row[c]) for c in ("recall", "null_fpr", "false_share")]
+    assert "- recall above line_test's on every data seed: **" in markdown
+
+    # make bench-genes: gene_calls.py scores the same data with the evaluation's function
+    import gene_calls
+
+    comparison, _ = gene_calls.score_seed(project, {})
+    per_line = [row for row in runs[0]["gene_call_comparison"] if row["kind"] == "per-line test"]
+    assert comparison == per_line  # both as JSON writes them (10 digits)
+    record = {
+        **render.provenance(),
+        "n_mice": 1500,
+        "seeds": [DATA_SEED],
+        "settings": {},
+        "median_gene_calls_s": 1.0,
+        "gene_calls": gene_table.gene_call_blocks({"conf/base": {DATA_SEED: comparison}}),
+    }
+    record, markdown = _rendered("gene_calls", record, tmp_path)
+    assert record["gene_calls"][0]["rows"] == block["rows"]
+    (cells,) = [cells for cells in _rows(markdown, "line_test") if cells[1] == "median"]
+    assert cells[2] == tables._cell(block["rows"][4]["recall"])
 
     # make bench-stability: stability.py's record of a stability run on the same project
-    params = TINY | {
+    # without the project seed, which stability does not read (a run refuses it)
+    params = {key: value for key, value in TINY.items() if key != "seed"} | {
         "model": {"n_clusters": 4},
         "stability": {"seeds": [1, 2], "cluster": {"n_workers": 1, "dashboard_address": ":0"}},
     }

@@ -1,4 +1,5 @@
-"""A small hand-built model-input table: two centres, controls, normal and deaf lines."""
+"""A small hand-built model-input table (two centres, controls, normal and deaf lines) and
+the validated export it came from."""
 
 from __future__ import annotations
 
@@ -9,14 +10,21 @@ from audiometric_clustering.impc.schema import (
     ABR_FEATURES,
     ABR_OBSERVED,
     ALLELE,
+    BACKGROUND,
     BEYOND_RANGE_FEATURES,
     CENTRE,
+    EQUIPMENT_MANUFACTURER,
+    EQUIPMENT_MODEL,
+    FREQUENCIES,
     GENE,
     IS_CONTROL,
     LINE_ID,
+    PIPELINE,
     RAW_ABR,
+    SAMPLE_GROUP,
     SPECIMEN_ID,
     SPLIT,
+    THRESHOLD_COLUMNS,
     ZYGOSITY,
 )
 
@@ -74,3 +82,36 @@ def build_mice(seed: int = 0) -> tuple[pd.DataFrame, np.ndarray]:
     mice.loc[missing, "raw_30kHz"] = np.nan
     mice.loc[missing, "observed_30kHz"] = 0.0
     return mice, np.array(patterns)
+
+
+def validated_export(mice: pd.DataFrame, small_line: str = "Tiny") -> pd.DataFrame:
+    """The validated export behind ``mice``: raw thresholds under the export's names, the
+    sample group and one setup per centre; plus a line of two mice at centre A,
+    ``small_line``, that data_processing would have left out of the model input."""
+    setup = {
+        BACKGROUND: "C57BL/6N",
+        PIPELINE: "IMPC",
+        EQUIPMENT_MANUFACTURER: "Tucker-Davis",
+        EQUIPMENT_MODEL: "RZ6",
+    }
+    control = mice[IS_CONTROL].astype(bool).to_numpy()
+    export = pd.DataFrame(
+        {
+            SPECIMEN_ID: mice[SPECIMEN_ID],
+            SAMPLE_GROUP: np.where(control, "control", "experimental"),
+            GENE: mice[GENE].where(~control, None),
+            ALLELE: mice[ALLELE].where(~control, None),
+            ZYGOSITY: mice[ZYGOSITY],
+            CENTRE: mice[CENTRE],
+            **setup,
+            **{
+                THRESHOLD_COLUMNS[f]: mice[raw] for f, raw in zip(FREQUENCIES, RAW_ABR, strict=True)
+            },
+        }
+    )
+    small = (
+        export[~control]
+        .head(2)
+        .assign(**{SPECIMEN_ID: ["T1", "T2"], GENE: small_line, ALLELE: f"{small_line}<tm1>"})
+    )
+    return pd.concat([export, small], ignore_index=True)

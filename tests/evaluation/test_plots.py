@@ -58,3 +58,23 @@ def test_pca_2d_keeps_the_widest_direction_first():
     )
     projected = plots.pca_2d(latent)
     assert projected[:, 0].std() > 5 * projected[:, 1].std()
+
+
+def test_gene_and_centre_names_are_drawn_as_text_not_mathtext(mice_and_patterns, tmp_path):
+    """A gene symbol ``$\\foo$`` failed the whole evaluation (Unknown symbol: \\foo)."""
+    mice, patterns = mice_and_patterns
+    mice = mice.assign(
+        gene_symbol="$\\foo$" + mice["gene_symbol"].astype(str),
+        phenotyping_center="$\\bar$" + mice["phenotyping_center"].astype(str),
+    )
+    labels = np.select([patterns == "high_frequency", patterns == "profound"], [1, 2], 0)
+    latent = np.random.default_rng(0).normal(size=(len(mice), 5))
+    figures = [
+        plots.enrichment_heatmap(line_cluster_enrichment(mice, labels, 4, 3), 4, top_lines=5),
+        plots.latent_projection(latent, labels, mice["phenotyping_center"], 0),
+        plots.centre_composition(labels, mice["phenotyping_center"], 4),
+    ]
+    for index, figure in enumerate(figures):
+        assert _saved(figure, tmp_path / f"{index}.png").startswith(PNG_MAGIC)
+    heatmap_rows = [label.get_text() for label in figures[0].axes[0].get_yticklabels()]
+    assert heatmap_rows and all(row.startswith(r"\$\foo\$") for row in heatmap_rows)

@@ -4,7 +4,7 @@ import numpy as np
 import pandas as pd
 
 from audiometric_clustering.evaluation.honest_scores import model_versus_baselines
-from audiometric_clustering.evaluation.markdown import markdown_table
+from audiometric_clustering.evaluation.markdown import markdown_table, markdown_text
 from audiometric_clustering.evaluation.report import build_report, data_summary
 
 
@@ -21,6 +21,19 @@ def test_markdown_table_formats_floats_nan_and_escapes_markup():
     ]
 
 
+def test_text_from_the_data_cannot_become_markup():
+    """An allele symbol with newlines injected a heading and a javascript: link."""
+    allele = "Otof<tm1a>\n# Injected heading\n[click me](javascript:alert(1)) `x` $\\foo$"
+    table = markdown_table(pd.DataFrame({"allele": [allele]}))
+    row = table.splitlines()[2]
+    assert len(table.splitlines()) == 3  # the newlines did not make lines of their own
+    assert row == (
+        "| Otof&lt;tm1a&gt; # Injected heading \\[click me\\](javascript:alert(1)) "
+        "\\`x\\` \\$\\\\foo\\$ |"
+    )
+    assert markdown_text("a|b") == "a\\|b"
+
+
 def test_data_summary_counts(mice_and_patterns):
     mice, _ = mice_and_patterns
     summary = data_summary(mice, min_line_size=3)
@@ -34,6 +47,7 @@ def test_report_has_every_section_and_relative_plot_links():
     report = build_report(
         summary={"mice": 10},
         honest_scores="## Honest scores\n\nlead",
+        genes="## Genes\n\ncalls",
         model_metrics={"eval/reconstruction_mae_db": 4.5},
         comparison=pd.DataFrame({"method": ["model", "kmeans_raw"], "silhouette": [0.25, 0.1]}),
         labels=pd.DataFrame({"cluster": [0], "label": ["normal"]}),
@@ -42,6 +56,7 @@ def test_report_has_every_section_and_relative_plot_links():
         notes=["ground truth: not scored"],
     )
     assert report.index("## Notes") < report.index("## Honest scores") < report.index("## Data")
+    assert report.index("## Data") < report.index("## Genes") < report.index("## Model and")
     for heading in (
         "# Evaluation report",
         "## Notes",

@@ -11,6 +11,7 @@ from audiometric_clustering.impc.control_baselines import (
     FROM_FILE_CONTROLS,
     FROM_TRAINING_CENTRE,
     FROM_TRAINING_OVERALL,
+    MIN_FILE_CENTRE_CONTROLS,
     baseline_summary,
     typical_threshold,
 )
@@ -218,3 +219,36 @@ def test_a_preprocessor_state_of_another_version_is_refused(processing_params):
     state = _fit(frame, processing_params) | {"version": 1}
     with pytest.raises(ValueError, match="version 1.*data_processing"):
         apply_preprocessor(frame, state)
+
+
+def test_a_file_with_too_few_controls_at_a_centre_is_referenced_to_training(processing_params):
+    """One unusual control (20 dB louder) at centre B in a new file: with the minimum of
+    controls at a centre, B's mice keep the training baselines of B, and the summary says
+    so per centre; A, with enough controls in the file, uses them."""
+    training = _two_centres()
+    state = _fit(training, processing_params)
+    new = export(
+        mice(6, control=True, centre="A", thresholds=QUIET),
+        mice(4, gene="Hf", centre="A", thresholds=np.array(QUIET) + LOSS),
+        mice(1, control=True, centre="B", thresholds=np.add(LOUD, 20.0)),
+        mice(4, gene="Hf", centre="B", thresholds=np.array(LOUD) + LOSS),
+    )
+    applied = {
+        **state,
+        "control_reference": state["control_reference"] | {MIN_FILE_CENTRE_CONTROLS: 5},
+    }
+    out = apply_preprocessor(new, applied)
+    at_b = (out[schema.CENTRE] == "B").to_numpy()
+    assert (out.loc[at_b, BASELINE_SOURCE] == FROM_TRAINING_CENTRE).all()
+    assert (out.loc[~at_b, BASELINE_SOURCE] == FROM_FILE_CONTROLS).all()
+    overall = np.array([state["baselines"]["overall"][f] for f in schema.FREQUENCIES])
+    hearing_loss = _features(out.loc[out[schema.GENE] == "Hf"])
+    np.testing.assert_allclose(hearing_loss, np.tile(overall + LOSS, (8, 1)))  # B not off 20 dB
+    summary = baseline_summary(new, applied)
+    assert summary[MIN_FILE_CENTRE_CONTROLS] == 5
+    assert summary["by_centre"] == {
+        "A": {"controls_in_file": 6, "baselines": FROM_FILE_CONTROLS},
+        "B": {"controls_in_file": 1, "baselines": FROM_TRAINING_CENTRE},
+    }
+    # Without the minimum (the default, 1), the one control is B's reference.
+    assert (apply_preprocessor(new, state).loc[at_b, BASELINE_SOURCE] == FROM_FILE_CONTROLS).all()

@@ -121,3 +121,41 @@ def test_a_repeated_column_with_different_values_is_ambiguous(tmp_path, wide):
     pd.concat([wide, wide[[schema.CENTRE]].replace("JAX", "TCP")], axis=1).to_csv(path, index=False)
     with pytest.raises(InvalidExportError, match="two different columns are named"):
         read_export(path)
+
+
+def test_long_layout_with_conflicting_metadata_for_one_mouse_fails(tmp_path, wide):
+    """One mouse's rows say WTSI/male on some parameters and JAX/female on others: the
+    first rows used to win silently."""
+    long = _long_layout(wide)
+    mouse = long[schema.SPECIMEN_ID].iloc[0]
+    rows = long.index[long[schema.SPECIMEN_ID] == mouse]
+    long[schema.CENTRE] = long[schema.CENTRE].astype(object)
+    long.loc[rows[:2], [schema.CENTRE, schema.SEX]] = ["WTSI", "male"]
+    long.loc[rows[2:], [schema.CENTRE, schema.SEX]] = ["JAX", "female"]
+    path = tmp_path / "conflict.parquet"
+    long.to_parquet(path)
+    with pytest.raises(InvalidExportError, match="described differently") as err:
+        read_export(path)
+    message = str(err.value)
+    assert str(path) in message and f"specimen_id={mouse!r}" in message
+    assert "['phenotyping_center', 'sex']" in message
+    assert "phenotyping_center: ['JAX', 'WTSI']" in message and "sex: ['female', 'male']" in message
+
+
+def test_a_folder_and_a_device_are_not_reported_as_missing(tmp_path):
+    with pytest.raises(InvalidExportError, match="this is a folder, not a file") as err:
+        read_export(tmp_path)
+    assert str(tmp_path) in str(err.value)
+    with pytest.raises(InvalidExportError, match="not a regular file") as err:
+        read_export("/dev/null")
+    assert "/dev/null" in str(err.value)
+
+
+@pytest.mark.parametrize(("delimiter", "named"), [(";", "semicolons"), ("\t", "tabs")])
+def test_a_csv_with_another_delimiter_names_it(tmp_path, wide, delimiter, named):
+    path = tmp_path / "export.csv"
+    wide.to_csv(path, sep=delimiter, index=False)  # "Smart EP, it's new" holds a comma
+    with pytest.raises(InvalidExportError, match=f"separated by {named}") as err:
+        read_export(path)
+    assert str(path) in str(err.value) and repr(delimiter) in str(err.value)
+    assert "Error tokenizing" not in str(err.value)

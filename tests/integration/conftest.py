@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import os
 import random
-import shutil
 import signal
 import socket
 import subprocess
@@ -28,7 +27,8 @@ import mlflow
 import pytest
 from mlflow.tracking import MlflowClient
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
+from tests.conftest import copy_project
+
 VENV_BIN = Path(sys.executable).parent
 N_MICE = 1500
 EPOCHS = 3
@@ -58,18 +58,6 @@ class TinyRun:
             "DO_NOT_TRACK": "1",
             "MLFLOW_TRACKING_URI": self.tracking_uri,
         }
-
-
-def copy_project(target: Path) -> Path:
-    """The project's conf/ and pyproject.toml with empty data folders (as ``kedro_project``)."""
-    shutil.copy(REPO_ROOT / "pyproject.toml", target / "pyproject.toml")
-    shutil.copytree(REPO_ROOT / "conf", target / "conf", ignore=shutil.ignore_patterns("local"))
-    (target / "conf" / "local").mkdir()
-    for layer in (REPO_ROOT / "data").iterdir():
-        if layer.is_dir():
-            (target / "data" / layer.name).mkdir(parents=True)
-    (target / "src").mkdir()  # bootstrap_project requires it; the package is installed
-    return target
 
 
 def run_session(project: Path, pipeline: str, params: dict) -> None:

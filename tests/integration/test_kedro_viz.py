@@ -1,4 +1,5 @@
-"""``kedro viz build`` on the project: the JSON that the kedro-viz page draws.
+"""``kedro viz build`` on the project: the JSON that the kedro-viz page draws; and
+``make viz``'s server, which stops with everything it started.
 
 ``kedro viz build`` exits 0 even when it fails, so these tests read the files it writes.
 """
@@ -8,14 +9,20 @@ from __future__ import annotations
 import json
 import os
 import re
+import signal
 import subprocess
+import time
+import urllib.error
+import urllib.request
 from pathlib import Path
 
+import psutil
 import pytest
 from kedro.pipeline import Pipeline
 
 from audiometric_clustering.pipeline_registry import register_pipelines
-from tests.integration.conftest import VENV_BIN, copy_project
+from tests.conftest import REPO_ROOT, copy_project
+from tests.integration.conftest import SERVER_START_TIMEOUT_S, VENV_BIN, free_port
 
 pytestmark = pytest.mark.slow
 
@@ -136,3 +143,48 @@ def test_full_training_reads_as_stages_joined_by_their_datasets(viz_api, pipelin
         ("cluster_init", "initialised_model", "joint_training"),
         ("joint_training", "trained_model", "evaluation"),
     } <= joins
+
+
+def _make_recipe(target: str) -> list[str]:
+    """The command ``make <target>`` runs (one line), with ``$(BIN)`` this venv's bin."""
+    lines = (REPO_ROOT / "Makefile").read_text().splitlines()
+    start = next(i for i, line in enumerate(lines) if line.startswith(f"{target}:"))
+    recipe = lines[start + 1].strip().replace("$(BIN)", str(VENV_BIN))
+    return recipe.split()
+
+
+def _answers(url: str) -> bool:
+    try:
+        with urllib.request.urlopen(url, timeout=2) as response:
+            return response.status == 200
+    except (urllib.error.URLError, ConnectionError, TimeoutError):
+        return False
+
+
+def test_make_viz_stops_with_its_server_child_on_sigterm(tmp_path: Path) -> None:
+    """SIGTERM to ``kedro viz run`` ended it and left its server child answering."""
+    project = copy_project(tmp_path)
+    port = free_port()
+    url = f"http://127.0.0.1:{port}/api/main"
+    command = [*_make_recipe("viz"), "--no-browser", "--port", str(port)]
+    env = os.environ | {"KEDRO_DISABLE_TELEMETRY": "true", "DO_NOT_TRACK": "1"}
+    log = (tmp_path / "viz.log").open("wb")
+    process = subprocess.Popen(
+        command, cwd=project, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+    )
+    try:
+        deadline = time.monotonic() + SERVER_START_TIMEOUT_S
+        while not _answers(url):
+            assert process.poll() is None and time.monotonic() < deadline, "viz never answered"
+            time.sleep(1.0)
+        started = psutil.Process(process.pid).children(recursive=True)
+        assert started, "the server runs in a child process"
+        process.send_signal(signal.SIGTERM)  # to the top process only, as `kill PID` does
+        process.wait(timeout=30)
+        gone, alive = psutil.wait_procs(started, timeout=20)
+        assert not alive, f"still running after SIGTERM: {[p.cmdline() for p in alive]}"
+        assert not _answers(url)
+    finally:
+        if process.poll() is None or _answers(url):
+            os.killpg(process.pid, signal.SIGKILL)
+        log.close()

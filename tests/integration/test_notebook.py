@@ -11,7 +11,8 @@ from ipykernel.kernelspec import install
 from nbclient import NotebookClient
 from nbformat.v4 import new_code_cell
 
-from tests.integration.conftest import REPO_ROOT, TinyRun
+from tests.conftest import REPO_ROOT
+from tests.integration.conftest import TinyRun
 
 pytestmark = pytest.mark.slow
 

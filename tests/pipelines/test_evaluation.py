@@ -1,6 +1,6 @@
 """The evaluation pipeline end to end on a tiny real model, with MLflow logging.
 
-The upstream checkpoints and histories are handed in memory (the stages that write them are
+The upstream checkpoints, histories and validated export are handed in memory (the stages that write them are
 tested on their own); everything the evaluation writes goes through the project's catalog
 into a throw-away project copy and a temporary MLflow store.
 """
@@ -20,6 +20,8 @@ from kedro.framework.startup import bootstrap_project
 from kedro.runner import SequentialRunner
 
 from audiometric_clustering.evaluation.plots import PLOT_FILES
+from audiometric_clustering.genes.calls import COLUMNS as GENE_CALL_COLUMNS
+from audiometric_clustering.genes.plots import PLOT_FILE as GENE_PLOT_FILE
 from audiometric_clustering.impc.schema import (
     CATEGORICAL_FEATURES,
     CENTRE,
@@ -30,10 +32,9 @@ from audiometric_clustering.impc.schema import (
 )
 from audiometric_clustering.model import ContrastiveVAEDEC, ModelConfig, MouseTensors
 from audiometric_clustering.pipelines.evaluation import create_pipeline
-from audiometric_clustering.run_folders import relocate
 from audiometric_clustering.training.checkpoints import checkpoint_from_model
 from audiometric_clustering.training.cluster_init import ClusterInitSettings, initialise_centres
-from tests.evaluation.mice import build_mice
+from tests.evaluation.mice import build_mice, validated_export
 from tests.parameters import parameters
 
 N_CLUSTERS = 4
@@ -83,9 +84,11 @@ def evaluated(kedro_project: Path) -> tuple[Path, str, pd.DataFrame]:
     )
     truth.to_csv(kedro_project / "data/01_raw/impc_abr_synthetic_truth.csv", index=False)
     bootstrap_project(kedro_project)
-    with KedroSession.create(project_path=kedro_project) as session:
+    # Outside a run, the project's catalog reads and writes the folder params:run names.
+    with KedroSession.create(project_path=kedro_project, runtime_params={"run": RUN}) as session:
         catalog = session.load_context().catalog
     inputs = {
+        "validated_abr": validated_export(mice),
         "model_input": mice,
         "trained_model": trained,
         "pretrained_model": pretrained,
@@ -95,10 +98,6 @@ def evaluated(kedro_project: Path) -> tuple[Path, str, pd.DataFrame]:
     for name, data in inputs.items():
         catalog[name] = data
     pipeline = create_pipeline()
-    for name in pipeline.datasets() - set(inputs):  # what the run-folder hook does
-        dataset = None if name.startswith("params:") else catalog.get(name)
-        if dataset is not None:
-            relocate(dataset, RUN)
     mlflow.set_tracking_uri(f"sqlite:///{kedro_project / 'mlflow.db'}")
     with mlflow.start_run() as run:
         SequentialRunner().run(pipeline, catalog)
@@ -165,3 +164,50 @@ def test_evaluation_writes_every_artifact_locally_and_in_mlflow(evaluated):
     ):
         assert f"eval/{name}" in metrics and f"eval/gmm_line_shrunk/{name}" in metrics
     assert 0 <= metrics["eval/largest_cluster_share"] <= 1
+
+
+@pytest.mark.slow
+def test_evaluation_calls_genes_and_scores_them_beside_line_test(evaluated):
+    project, run_id, mice = evaluated
+    data = project / "data/runs" / RUN
+    calls = pd.read_csv(data / "07_model_output/gene_calls.csv")
+    phenotype = ["phenotype_label", "phenotype_cluster", "phenotype_mean_assignment"]
+    assert list(calls.columns) == [*GENE_CALL_COLUMNS, *phenotype, "cluster_enrichment_q"]
+    lines = calls.set_index("gene_symbol")
+    assert len(calls) == 17  # the 16 modelled lines and the two-mouse one
+    assert lines.loc["Tiny", "untestable_reason"].startswith("too few mutants: 2 with measured")
+    assert lines.loc["Tiny", "called"] == False  # noqa: E712 (numpy bool)
+    assert lines.loc["Tiny", "n_controls"] == 20 and np.isnan(lines.loc["Tiny", "p_value"])
+    assert pd.isna(lines.loc["Tiny", "phenotype_label"])  # not modelled: no cluster
+    for deaf in ("DeafA", "DeafB", "HfA", "HfB"):  # 45-70 dB above 3 dB noise
+        assert lines.loc[deaf, "called"] and lines.loc[deaf, "n_controls"] == 20
+    assert (
+        lines.loc["DeafA", "effect_6kHz_ci_low_db"]
+        < 70
+        < lines.loc["DeafA", "effect_6kHz_ci_high_db"]
+    )
+    assert isinstance(lines.loc["DeafA", "phenotype_label"], str)
+    assert 0 < lines.loc["DeafA", "phenotype_mean_assignment"] <= 1
+
+    comparison = pd.read_csv(data / "08_reporting/gene_call_comparison.csv").set_index("method")
+    assert list(comparison.index[:3]) == ["gene_calls", "line_test", "model"]
+    assert comparison.loc["gene_calls", "untestable_lines"] == 1
+    assert comparison.loc["gene_calls", "recall"] == 1.0  # the four planted lines
+    assert {"null_fpr", "false_share", "recall/profound", "recall/high_frequency"} <= set(
+        comparison.columns
+    )
+
+    report = (data / "08_reporting/evaluation_report.md").read_text()
+    genes = report[report.index("## Genes") : report.index("## Model and baselines")]
+    assert "| tested | 16 |" in genes and "| untestable | 1 | too few mutants: 1 |" in genes
+    assert "| DeafA | DeafA&lt;tm1&gt; | homozygote | A | 4 | 20 |" in genes
+    assert f"![gene call audiograms](plots/{GENE_PLOT_FILE})" in genes
+    assert (data / "08_reporting/plots" / GENE_PLOT_FILE).read_bytes()[:4] == b"\x89PNG"
+    assert "| line_test | per-line test |" in genes
+
+    metrics = mlflow.MlflowClient().get_run(run_id).data.metrics
+    assert metrics["eval/gene_calls/tested_lines"] == 16
+    assert metrics["eval/gene_calls/untestable_lines"] == 1
+    assert metrics["eval/gene_calls/called_lines"] == (calls["called"] == True).sum()  # noqa: E712
+    assert metrics["eval/gene_calls/recall"] == 1.0 and "eval/line_test/null_fpr" in metrics
+    assert "eval/line_test/recall/profound" in metrics

@@ -7,7 +7,6 @@ module; every run lands in a throw-away project copy with its own MLflow store.
 from __future__ import annotations
 
 import json
-import shutil
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -43,8 +42,8 @@ from audiometric_clustering.pipelines.inference.pipeline import (
     create_prediction_pipeline,
 )
 from audiometric_clustering.pipelines.inference.pipeline import PREDICTIONS as PREDICTIONS_DATASET
+from tests.conftest import copy_project
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
 FAST = {"batch_size": 256, "log_every_n_epochs": 1}
 TRAINING = {
     "pretraining": {"epochs": 2, **FAST},
@@ -83,13 +82,7 @@ def _read_predictions(path: Path) -> pd.DataFrame:
 def project(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     """A project copy with synthetic data and a tiny trained model (and its MLflow model)."""
     root = tmp_path_factory.mktemp("inference_project")
-    shutil.copy(REPO_ROOT / "pyproject.toml", root / "pyproject.toml")
-    shutil.copytree(REPO_ROOT / "conf", root / "conf", ignore=shutil.ignore_patterns("local"))
-    (root / "conf" / "local").mkdir()
-    for layer in (REPO_ROOT / "data").iterdir():
-        if layer.is_dir():
-            (root / "data" / layer.name).mkdir(parents=True)
-    (root / "src").mkdir()
+    copy_project(root)
     with pytest.MonkeyPatch.context() as patch:
         patch.chdir(root)
         patch.setenv("KEDRO_DISABLE_TELEMETRY", "true")
@@ -151,10 +144,15 @@ def test_predictions_for_training_mice_equal_the_evaluation_predictions(
         assert same[column].fillna("").tolist() == evaluation[column].fillna("").tolist()
     np.testing.assert_allclose(same["max_probability"], evaluation["max_probability"], atol=1e-6)
 
+    # A centre with fewer controls than inference.min_centre_controls keeps the training
+    # baselines of that centre, made from these same controls: the probabilities agree anyway.
     report = json.loads((project / REPORT).read_text())
-    assert report["control_baselines"]["mice_by_source"] == {
-        FROM_FILE_CONTROLS: len(training_predictions)
-    }
+    baselines = report["control_baselines"]
+    minimum = baselines["min_file_centre_controls"]
+    for used in baselines["by_centre"].values():
+        enough = used["controls_in_file"] >= minimum
+        assert used["baselines"] == (FROM_FILE_CONTROLS if enough else FROM_TRAINING_CENTRE)
+    assert sum(baselines["mice_by_source"].values()) == len(training_predictions)
     assert report["unseen_categories"]["mice_with_unseen_categories"] == 0
     flagged = training_predictions[FITS_NO_CLUSTER].mean()
     assert 0 < flagged < 0.1  # the rule's quantiles are 1% and 99% of the training mice
@@ -335,3 +333,27 @@ def test_real_sample_is_assigned_despite_unseen_categories(
         == report["mice_predicted"]
         == len(_read_predictions(project / PREDICTIONS))
     )
+
+
+@pytest.mark.slow
+def test_a_centre_with_one_control_in_the_file_keeps_the_training_reference(
+    project: Path, tmp_path: Path
+) -> None:
+    """The issue's file: a centre's mutants and one control, which is no reference for them
+    (it moved nearly every mouse); the report says per centre which reference was used."""
+    rows = pd.read_csv(project / TRAINING_EXPORT, dtype=str)
+    control = rows["biological_sample_group"] == "control"
+    centre = rows.loc[~control, CENTRE].value_counts().index[0]
+    at_centre = rows[CENTRE] == centre
+    new = pd.concat([rows[at_centre & ~control], rows[at_centre & control].head(1)])
+    path = tmp_path / "one_control.csv"
+    new.to_csv(path, index=False)
+    _run(project, "inference", {"raw_abr_path": str(path)})
+
+    predictions = _read_predictions(project / PREDICTIONS)
+    assert (predictions[BASELINE_SOURCE] == FROM_TRAINING_CENTRE).all()
+    report = json.loads((project / REPORT).read_text())["control_baselines"]
+    assert report["by_centre"] == {
+        centre: {"controls_in_file": 1, "baselines": FROM_TRAINING_CENTRE}
+    }
+    assert report["min_file_centre_controls"] == 10  # inference.min_centre_controls

@@ -8,6 +8,7 @@ exports, each failing before any work with the key named.
 from __future__ import annotations
 
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -104,7 +105,7 @@ def test_two_trainings_started_together_each_evaluate_and_log_their_own_model(
             "--pipeline",
             "pretraining",
             "--params",
-            f"{TINY},seed=8,pretraining.resume=true,run={folders[7].name}",
+            f"pretraining.epochs=2,seed=8,pretraining.resume=true,run={folders[7].name}",
         )
     )
     last_line = output.strip().splitlines()[-1]
@@ -188,3 +189,42 @@ def test_full_training_fails_with_the_real_error_last(project: Path) -> None:
     assert code != 0 and len(unindented) == 2, output[-3000:]
     assert unindented[1].startswith("audiometric_clustering.impc.errors.InvalidExportError")
     assert "no knockout line" in unindented[1] and output.rstrip().endswith(last_traceback[-1])
+
+
+def test_hostile_gene_and_allele_names_stay_text_in_the_plots_and_the_report(
+    project: Path, run_pipeline
+) -> None:
+    """A gene symbol ``$\\foo$`` crashed plot_evaluation; an allele symbol with newlines
+    injected a heading and a javascript: link into the report. The gene calls' table and
+    figure show them as text too."""
+    export = pd.read_csv(project / "data/01_raw/impc_abr_synthetic.csv", dtype=str)
+    mutants = export["biological_sample_group"] != "control"
+    export.loc[mutants, "gene_symbol"] = "$\\foo$" + export.loc[mutants, "gene_symbol"]
+    export.loc[mutants, "allele_symbol"] = (
+        export.loc[mutants, "allele_symbol"] + "\n# Injected\n[x](javascript:alert(1))"
+    )
+    path = project / "data/01_raw/hostile.csv"
+    export.to_csv(path, index=False)
+    tiny = {
+        "pretraining": {"epochs": 2},
+        "joint_training": {"epochs": 2, "warmup_epochs": 1},
+        "cluster_init": {"n_init": 1},
+        "evaluation": {
+            "kmeans_n_init": 1,
+            "silhouette_sample_size": 300,
+            "fdr": 1.0,
+            "gene_calls": {"fdr": 0.5},
+        },
+    }
+    run_pipeline("full_training", {"raw_abr_path": str(path), **tiny})
+
+    reporting = project / "data/runs" / LATEST / "08_reporting"
+    report = (reporting / "evaluation_report.md").read_text()
+    assert "\\$\\\\foo\\$" in report, "the hostile genes are in the report, as text"
+    assert not [line for line in report.splitlines() if line.startswith("# Injected")]
+    assert not re.search(r"(?<!\\)\]\(javascript:", report), "no link, only escaped text"
+    assert "\\[x\\](javascript:alert(1))" in report
+    for plot in ("enrichment_heatmap", "gene_call_audiograms"):
+        assert (reporting / f"plots/{plot}.png").read_bytes()[:4] == b"\x89PNG"
+    genes = report[report.index("## Genes") : report.index("## Model and baselines")]
+    assert "| \\$\\\\foo\\$Syn" in genes, "the gene calls' table shows them as text"

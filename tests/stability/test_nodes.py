@@ -12,6 +12,7 @@ from audiometric_clustering.evaluation.ground_truth import AFFECTED, PLANTED_PAT
 from audiometric_clustering.evaluation.scoring import ScoringSettings, score_clustering
 from audiometric_clustering.evaluation.settings import EvaluationSettings
 from audiometric_clustering.impc.schema import CENTRE, LINE_ID, SPECIMEN_ID
+from audiometric_clustering.pipelines.stability.gene_nodes import call_consensus_genes
 from audiometric_clustering.pipelines.stability.nodes import (
     build_consensus,
     compare_members,
@@ -19,12 +20,13 @@ from audiometric_clustering.pipelines.stability.nodes import (
     report_stability,
 )
 from audiometric_clustering.stability.members import MemberResult, MemberSpec
-from tests.evaluation.mice import build_mice
+from tests.evaluation.mice import build_mice, validated_export
 from tests.parameters import parameters, with_changes
 
 K = 3
 CODES = {"none": 0, "high_frequency": 1, "profound": 2}
 EVALUATION = parameters("evaluation")
+MATCH_COLUMNS = parameters("data_processing")["control_reference"]["match_columns"]
 #: Two members find the planted patterns; the third, stuck in a poor optimum, splits by centre.
 LOSSES = {1: 0.95, 2: 0.97, 3: 1.42}
 POOR = "k03_seed3"
@@ -79,8 +81,20 @@ def test_a_poorly_trained_member_is_left_out_of_the_consensus(trained, leave_out
         results, k_selection, members, mice, truth, EVALUATION, stability
     )
     lines, _ = rank_lines(results, k_selection, members, calls, clusters, mice, truth, stability)
-    *_, summary, _ = report_stability(
-        members, ari, k_selection, clusters, scores, lines, mice, truth, stability
+    gene_calls = call_consensus_genes(
+        validated_export(mice),
+        mice,
+        results,
+        k_selection,
+        members,
+        predictions,
+        clusters,
+        MATCH_COLUMNS,
+        EVALUATION,
+        stability,
+    )
+    _, report, summary, metrics = report_stability(
+        members, ari, k_selection, clusters, scores, lines, gene_calls, mice, truth, stability
     )
 
     assert summary["members_poorly_trained"] == [POOR]
@@ -97,3 +111,17 @@ def test_a_poorly_trained_member_is_left_out_of_the_consensus(trained, leave_out
     # the median member is taken over every member: one training could have been the poor one
     ari_row = scores.set_index("score").loc["ari_affected"]
     assert ari_row["member_worst"] == pytest.approx(results[2].scoring.scores["ari_affected"])
+
+    # The gene calls do not depend on the members; the phenotype they are given does: the
+    # member that splits by centre puts the deaf lines with normal hearing.
+    called = gene_calls[gene_calls["called"]].set_index("gene_symbol")
+    assert set(called.index) == {"HfA", "HfB", "DeafA", "DeafB"}
+    assert called["consensus_hearing_loss"].all() and (called["line_share_in_cluster"] == 1).all()
+    assert np.allclose(called["member_agreement"], 1.0 if leave_out else 2 / 3)
+    assert summary["gene_calls_called"] == 4 == metrics["stability/gene_calls_called"]["value"]
+    assert summary["gene_calls_median_member_agreement"] == pytest.approx(
+        1.0 if leave_out else 2 / 3
+    )
+    section = report[report.index("## Gene calls and the consensus") :]
+    assert "4 lines called, 4 of them in a hearing-loss consensus cluster" in section
+    assert "| DeafA | DeafA&lt;tm1&gt; | homozygote | A | 4 |" in section

@@ -85,6 +85,10 @@ def test_stability_pipeline_survives_a_killed_worker(processed_project: Path, ru
     ok = members[members["status"] == "ok"]
     assert set(ok.index) == {"k03_seed1", "k03_seed2", "k04_seed1", "k04_seed2"}
     assert members.loc[VICTIM, "worker_pid"] != killed["pid"]
+    # The retry is recorded per member, not only in the log.
+    assert members.loc[VICTIM, "attempts"] == 2
+    assert "KilledWorker" in members.loc[VICTIM, "retried_after"]
+    assert (members.drop(index=VICTIM).query("status == 'ok'")["attempts"] == 1).all()
     failed = members[members["status"] == "failed"]
     assert set(failed["n_clusters"]) == {IMPOSSIBLE_K}
     assert (
@@ -114,9 +118,21 @@ def test_stability_pipeline_survives_a_killed_worker(processed_project: Path, ru
     assert ok["pretrain_val_loss"].gt(0).all() and failed["pretrain_val_loss"].isna().all()
     assert set(summary["members_poorly_trained"]) <= set(ok.index)
     assert "stable_null_line_false_positive_rate" in summary
+    genes = pd.read_csv(_output(processed_project, "gene_calls.csv"))
+    tested = genes[genes["untestable_reason"].isna()]
+    assert tested["called"].any() and tested["q_value"].is_monotonic_increasing
+    modelled = tested[tested["line_id"].isin(predictions["line_id"])]
+    assert modelled["consensus_cluster"].between(0, chosen - 1).all()
+    assert modelled["member_agreement"].between(0, 1).all()
+    assert summary["gene_calls_called"] == tested["called"].sum()
     report = _output(processed_project, "stability_report.md").read_text()
+    assert "## Gene calls and the consensus" in report
     for section in ("## Members", "## Consensus clusters", "## Lines and genes", "## Failed"):
         assert section in report
+    retried = report[report.index("## Retried members") :].split("\n## ")[0]
+    assert VICTIM in retried and "KilledWorker" in retried
+    # Dask's scratch space is inside the project's data folder, not the system's /tmp.
+    assert (processed_project / "data/dask-scratch-space").is_dir()
     plots = _output(processed_project, "plots")
     assert {p.name for p in plots.iterdir()} == {"member_ari.png", "stability_by_k.png"}
 
@@ -135,5 +151,6 @@ def test_stability_pipeline_survives_a_killed_worker(processed_project: Path, ru
     checkpoints = client.list_artifacts(victim.info.run_id, "checkpoints/joint")
     assert [a.path for a in checkpoints] == ["checkpoints/joint/best_joint.pt"]
     artifacts = {a.path for a in client.list_artifacts(parent.info.run_id, "stability")}
-    assert "stability/stability_report.md" in artifacts
+    assert {"stability/stability_report.md", "stability/gene_calls.csv"} <= artifacts
+    assert parent.data.metrics["stability/gene_calls_called"] == tested["called"].sum()
     assert elapsed < 90, f"the tiny stability run took {elapsed:.0f} s"

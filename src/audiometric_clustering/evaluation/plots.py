@@ -30,7 +30,14 @@ _MAX_SCATTER_POINTS = 10_000
 _PALETTE = colormaps["tab20"]
 
 
-def _figure(width: float, height: float) -> Figure:
+def plot_text(value: object) -> str:
+    """Text from the data (gene symbols, centres, labels) as literal text in a figure: a
+    ``$`` would start mathtext, and a symbol like ``$\\foo$`` failed the whole plot."""
+    return str(value).replace("$", r"\$")
+
+
+def figure_of(width: float, height: float) -> Figure:
+    """A bare figure of ``width`` x ``height`` inches on its own Agg canvas (no pyplot)."""
     figure = Figure(figsize=(width, height), dpi=100, layout="constrained")
     FigureCanvasAgg(figure)
     return figure
@@ -45,12 +52,12 @@ def training_curves(histories: dict[str, dict[str, list[float]]]) -> Figure:
     stages = {stage: _series(history) for stage, history in histories.items()}
     stages = {stage: series for stage, series in stages.items() if series}
     if not stages:
-        figure = _figure(5.0, 3.6)
+        figure = figure_of(5.0, 3.6)
         figure.text(0.5, 0.5, "no training history", ha="center", va="center")
         return figure
     has_others = any(any("loss" not in name for name in s) for s in stages.values())
     n_rows = 2 if has_others else 1
-    figure = _figure(5.0 * len(stages), 3.4 * n_rows)
+    figure = figure_of(5.0 * len(stages), 3.4 * n_rows)
     grid = figure.subplots(n_rows, len(stages), squeeze=False)
     for column, (stage, series) in enumerate(stages.items()):
         losses = {name: values for name, values in series.items() if "loss" in name}
@@ -96,7 +103,7 @@ def latent_projection(
     points = pca_2d(latent)
     rng = np.random.default_rng(seed)
     shown = rng.permutation(len(points))[:_MAX_SCATTER_POINTS]
-    figure = _figure(11.0, 4.8)
+    figure = figure_of(11.0, 4.8)
     by_cluster, by_centre = figure.subplots(1, 2)
     for axes, groups, title in (
         (by_cluster, np.asarray(labels), "cluster"),
@@ -105,7 +112,9 @@ def latent_projection(
         for index, value in enumerate(np.unique(groups)):
             mask = groups[shown] == value
             colour = _PALETTE(index % _PALETTE.N)
-            axes.scatter(*points[shown][mask].T, s=3, alpha=0.5, color=colour, label=str(value))
+            axes.scatter(
+                *points[shown][mask].T, s=3, alpha=0.5, color=colour, label=plot_text(value)
+            )
         axes.set(title=f"latent PCA by {title}", xlabel="PC 1", ylabel="PC 2")
         axes.legend(fontsize=6, markerscale=3, ncols=2)
     return figure
@@ -120,7 +129,7 @@ def cluster_audiograms(summary: pd.DataFrame, labels: pd.DataFrame) -> Figure:
     clusters = labels.loc[labels["n_mice"] > 0, CLUSTER].tolist()
     n_columns = min(4, max(len(clusters), 1))
     n_rows = max(1, -(-len(clusters) // n_columns))
-    figure = _figure(3.2 * n_columns, 2.6 * n_rows)
+    figure = figure_of(3.2 * n_columns, 2.6 * n_rows)
     grid = figure.subplots(n_rows, n_columns, squeeze=False, sharex=True, sharey=True)
     positions = np.arange(len(FREQUENCIES))
     indexed = summary.set_index([CLUSTER, "scale", "frequency"]).sort_index()
@@ -135,7 +144,7 @@ def cluster_audiograms(summary: pd.DataFrame, labels: pd.DataFrame) -> Figure:
         )
         axes.axhline(0.0, color="grey", linewidth=0.6)
         row = labels.set_index(CLUSTER).loc[cluster]
-        axes.set_title(f"C{cluster}: {row['label']} (n={row['n_mice']})", fontsize=8)
+        axes.set_title(f"C{cluster}: {plot_text(row['label'])} (n={row['n_mice']})", fontsize=8)
         axes.set_xticks(positions, list(FREQUENCIES), fontsize=7)
     for axes in grid.ravel()[len(clusters) :]:
         axes.set_visible(False)
@@ -155,10 +164,10 @@ def enrichment_heatmap(enrichment: pd.DataFrame, n_clusters: int, top_lines: int
     )
     names = top.drop_duplicates(LINE_ID).set_index(LINE_ID).reindex(best)
     row_names = [
-        f"{g} ({z}, {c})"
+        plot_text(f"{g} ({z}, {c})")
         for g, z, c in zip(names[GENE], names[ZYGOSITY], names[CENTRE], strict=True)
     ]
-    figure = _figure(max(4.5, 2.5 + 0.45 * n_clusters), 1.5 + 0.22 * max(len(best), 1))
+    figure = figure_of(max(4.5, 2.5 + 0.45 * n_clusters), 1.5 + 0.22 * max(len(best), 1))
     axes = figure.subplots()
     strength = -np.log10(np.clip(matrix.to_numpy(), 1e-300, 1.0))
     image = axes.imshow(
@@ -178,13 +187,13 @@ def centre_composition(labels: np.ndarray, centres: np.ndarray, n_clusters: int)
     overall = table.sum(axis=0)
     shares = pd.concat([table, overall.to_frame("all").T])
     shares = shares.div(shares.sum(axis=1).replace(0, 1), axis=0)
-    figure = _figure(1.5 + 0.5 * (n_clusters + 1), 4.0)
+    figure = figure_of(1.5 + 0.5 * (n_clusters + 1), 4.0)
     axes = figure.subplots()
     bottom = np.zeros(len(shares))
     names = [f"C{j}" for j in range(n_clusters)] + ["all"]
     for index, centre in enumerate(shares.columns):
         colour = _PALETTE(index % _PALETTE.N)
-        axes.bar(names, shares[centre], bottom=bottom, color=colour, label=centre)
+        axes.bar(names, shares[centre], bottom=bottom, color=colour, label=plot_text(centre))
         bottom += shares[centre].to_numpy()
     axes.set(title="centre composition of clusters", ylabel="share of mice")
     axes.legend(fontsize=6, bbox_to_anchor=(1.0, 1.0), loc="upper left")

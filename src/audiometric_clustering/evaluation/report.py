@@ -89,6 +89,7 @@ def report_notes(comparison: pd.DataFrame, model_labels: pd.DataFrame) -> list[s
 def build_report(
     summary: dict[str, int],
     honest_scores: str,
+    genes: str,
     model_metrics: dict[str, float],
     comparison: pd.DataFrame,
     labels: pd.DataFrame,
@@ -98,7 +99,8 @@ def build_report(
 ) -> str:
     """Assemble the report's sections; every argument is already computed and small.
 
-    ``honest_scores`` is the lead section (see honest_scores.py). ``comparison`` has one row
+    ``honest_scores`` is the lead section (see honest_scores.py); ``genes``, the gene calls'
+    section (genes/report.py), follows the data's counts. ``comparison`` has one row
     per method (column ``method``); it is shown transposed, one metric per row, so the
     methods fit side by side (the controls per cluster are in the lead section already).
     ``model_metrics`` are those only the model has (reconstruction error).
@@ -116,6 +118,7 @@ def build_report(
         + markdown_table(
             pd.DataFrame({"quantity": list(summary), "count": list(summary.values())})
         ),
+        genes,
         "## Model and baselines\n\nSame mice, same metrics. Separation scores (silhouette, "
         "Davies-Bouldin, Calinski-Harabasz) are computed in each method's own feature space; "
         "`silhouette_abr` scores every method in the shared control-referenced threshold space. "

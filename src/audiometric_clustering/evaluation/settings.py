@@ -7,12 +7,14 @@ from typing import Annotated, ClassVar, Literal
 from annotated_types import Ge, Gt, Le
 
 from audiometric_clustering.evaluation.characterisation import LabelRules
+from audiometric_clustering.genes.settings import GeneCallSettings
 from audiometric_clustering.yaml_settings import YamlSettings
 
 
 class EvaluationSettings(YamlSettings):
     """Inference batch (memory only), the tested lines and FDR, the separation scores'
-    sample, the baselines, the cluster labels, the reference genes and the report's tables.
+    sample, the baselines, the cluster labels, the reference genes, the report's tables and
+    the gene calls.
     The seed of k-means, the mixtures and the samples is the project-wide ``seed``."""
 
     ENTRY: ClassVar[str] = "evaluation"
@@ -30,3 +32,4 @@ class EvaluationSettings(YamlSettings):
     reference_gene_list: str | None
     top_lines: Annotated[int, Ge(1)]
     top_lines_per_cluster: Annotated[int, Ge(1)]
+    gene_calls: GeneCallSettings

@@ -2,9 +2,11 @@
 
 A mouse's baseline is the typical threshold (:func:`typical_threshold`) of the controls
 matched to it (same centre, background, pipeline and equipment) when there are enough of
-them, else of its centre's controls, else of all controls. A file with controls at a centre
-is referenced to those (the same day-to-day setting, equipment and calibration); otherwise
-to the training baselines stored in the preprocessor state.
+them, else of its centre's controls, else of all controls. A file with enough controls at
+a centre (:data:`MIN_FILE_CENTRE_CONTROLS` in the state's ``control_reference``, set by
+inference) is referenced to those (the same day-to-day setting, equipment and calibration);
+otherwise to the training baselines stored in the preprocessor state: one control is no
+reference for a centre.
 """
 
 from __future__ import annotations
@@ -24,12 +26,16 @@ from audiometric_clustering.impc.validation import THRESHOLDS
 BASELINE_SOURCE = "baseline_source"
 #: Baselines from controls in the table being transformed (always the case when fitting).
 FROM_FILE_CONTROLS = "file_controls"
-#: The table has no controls at this mouse's centre: stored training baselines of the centre.
+#: The table has no controls (or too few) at this mouse's centre: stored training baselines
+#: of the centre.
 FROM_TRAINING_CENTRE = "training_centre"
 #: Neither: the centre is unknown to the state too, so the overall training control level.
 FROM_TRAINING_OVERALL = "training_overall"
 #: Fallback levels, most specific first, as reported by :func:`baseline_summary`.
 LEVELS: tuple[str, ...] = ("group", "centre", "overall")
+#: Key in the state's ``control_reference``: the fewest controls a file needs at a centre for
+#: its mice to be referenced to them (absent: 1, any control; fitting always uses the file's).
+MIN_FILE_CENTRE_CONTROLS = "min_file_centre_controls"
 _TYPICAL = tuple(f"typical_{f}" for f in FREQUENCIES)
 _COUNTS = tuple(f"n_{f}" for f in FREQUENCIES)
 
@@ -98,6 +104,7 @@ class Baselines:
     values: np.ndarray
     level: np.ndarray
     source: np.ndarray
+    file_controls: np.ndarray  # controls at the mouse's centre in the frame
 
 
 def _fallback_chain(
@@ -108,22 +115,24 @@ def _fallback_chain(
     min_group_controls: int,
     overall: np.ndarray,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Matched group when it has enough controls, else the centre, else the overall level."""
+    """Matched group when it has enough controls, else the centre, else the overall level;
+    and per mouse the number of controls at its centre (at its best-measured frequency)."""
     group_level, group_n = _lookup(keys, group_table, match_columns)
     centre_level, centre_n = _lookup(keys, centre_table, [CENTRE])
     use_group = group_n >= min_group_controls
     use_centre = ~use_group & (centre_n > 0)
     values = np.where(use_group, group_level, np.where(use_centre, centre_level, overall))
     level = np.where(use_group, 0, np.where(use_centre, 1, 2))
-    return values, level, centre_n.sum(axis=1) > 0
+    return values, level, centre_n.max(axis=1)
 
 
 def resolve_baselines(frame: pd.DataFrame, state: Mapping[str, Any]) -> Baselines:
     """Control baselines for every mouse of ``frame``.
 
-    Mice whose centre has controls in ``frame`` are referenced to those controls (the same
-    day-to-day setting, equipment and calibration); otherwise to the training baselines
-    stored for the centre; for a centre the state has never seen, to the overall level.
+    Mice whose centre has enough controls in ``frame`` (:data:`MIN_FILE_CENTRE_CONTROLS`)
+    are referenced to those controls (the same day-to-day setting, equipment and
+    calibration); otherwise to the training baselines stored for the centre; for a centre
+    the state has never seen, to the overall level.
     """
     reference = state["control_reference"]
     match_columns = reference["match_columns"]
@@ -147,13 +156,17 @@ def resolve_baselines(frame: pd.DataFrame, state: Mapping[str, Any]) -> Baseline
         min_group,
         overall,
     )
-    use_own = own[2][:, None]
+    own_controls = own[2] >= max(1, int(reference.get(MIN_FILE_CENTRE_CONTROLS, 1)))
+    use_own = own_controls[:, None]
     return Baselines(
         values=np.where(use_own, own[0], training[0]),
         level=np.where(use_own, own[1], training[1]),
         source=np.select(
-            [own[2], training[2]], [FROM_FILE_CONTROLS, FROM_TRAINING_CENTRE], FROM_TRAINING_OVERALL
+            [own_controls, training[2] > 0],
+            [FROM_FILE_CONTROLS, FROM_TRAINING_CENTRE],
+            FROM_TRAINING_OVERALL,
         ),
+        file_controls=own[2],
     )
 
 
@@ -174,15 +187,33 @@ def overall_baseline(frame: pd.DataFrame, feature_range_db: Sequence[float]) -> 
 
 
 def baseline_summary(frame: pd.DataFrame, state: Mapping[str, Any]) -> dict[str, Any]:
-    """How mice were referenced: mice per baseline source, and per frequency the number of
-    mice whose baseline came from their matched group, their centre or the overall level."""
+    """How mice were referenced: mice per baseline source, per centre the controls the frame
+    has there and the source its mice got, and per frequency the number of mice whose
+    baseline came from their matched group, their centre or the overall level."""
     baselines = resolve_baselines(frame, state)
     sources, counts = np.unique(baselines.source, return_counts=True)
+    reference = state["control_reference"]
+    by_centre = (
+        pd.DataFrame(
+            {
+                "centre": frame[CENTRE].astype("str").to_numpy(),
+                "controls_in_file": baselines.file_controls,
+                "baselines": baselines.source,
+            }
+        )
+        .drop_duplicates("centre")
+        .sort_values("centre")
+    )
     return {
-        "enabled": bool(state["control_reference"]["enabled"]),
-        "match_columns": list(state["control_reference"]["match_columns"]),
-        "min_group_controls": int(state["control_reference"]["min_group_controls"]),
+        "enabled": bool(reference["enabled"]),
+        "match_columns": list(reference["match_columns"]),
+        "min_group_controls": int(reference["min_group_controls"]),
+        MIN_FILE_CENTRE_CONTROLS: int(reference.get(MIN_FILE_CENTRE_CONTROLS, 1)),
         "mice_by_source": {str(s): int(n) for s, n in zip(sources, counts, strict=True)},
+        "by_centre": {
+            row.centre: {"controls_in_file": int(row.controls_in_file), "baselines": row.baselines}
+            for row in by_centre.itertuples(index=False)
+        },
         "mice_by_level": {
             f: {level: int((baselines.level[:, i] == j).sum()) for j, level in enumerate(LEVELS)}
             for i, f in enumerate(FREQUENCIES)

@@ -12,7 +12,12 @@ from typing import Literal
 
 import pandas as pd
 
-from audiometric_clustering.impc.errors import InvalidExportError, example_rows, export_error
+from audiometric_clustering.impc.errors import (
+    MAX_EXAMPLES,
+    InvalidExportError,
+    example_rows,
+    export_error,
+)
 from audiometric_clustering.impc.schema import (
     FREQUENCIES,
     METADATA_COLUMNS,
@@ -57,21 +62,67 @@ def _is_parquet(path: Path) -> bool:
     return path.name.lower().endswith(PARQUET_SUFFIXES)
 
 
-def read_table(path: Path) -> pd.DataFrame:
-    """The file as stored, by suffix; a missing, empty or unsupported file is a clear error."""
-    if not path.is_file():
+#: What a CSV's header is split by when it is not split by commas, by name.
+OTHER_DELIMITERS: dict[str, str] = {";": "semicolons", "\t": "tabs", "|": "vertical bars"}
+_EXPECTED_FILE = "a CSV or Parquet file, passed with `--params raw_abr_path=PATH`"
+
+
+def _check_is_a_file(path: Path) -> None:
+    """A missing path, a folder and a device (``/dev/null``) each get their own message."""
+    if not path.exists():
         raise FileNotFoundError(
             f"IMPC export not found: {path} (absolute: {path.resolve()}). Pass an existing CSV "
             "or Parquet file with `--params raw_abr_path=PATH`, or run "
             "`kedro run --pipeline synthetic_data` to write the default synthetic export."
         )
+    if path.is_dir():
+        raise export_error(str(path), "this is a folder, not a file", f"{_EXPECTED_FILE}")
+    if not path.is_file():
+        raise export_error(
+            str(path), "this is not a regular file (a device, pipe or socket)", _EXPECTED_FILE
+        )
+    if path.stat().st_size == 0:
+        raise export_error(str(path), "the file is empty", "a header row and one row per mouse")
+
+
+def _delimiter_error(path: Path) -> InvalidExportError | None:
+    """A clear error when the header is split by another delimiter than commas."""
+    header = pd.read_csv(path, nrows=0, dtype="str").columns
+    if len(header) != 1:
+        return None
+    found = [d for d in OTHER_DELIMITERS if d in str(header[0])]
+    if not found:
+        return None
+    return export_error(
+        str(path),
+        f"the columns are separated by {OTHER_DELIMITERS[found[0]]} ({found[0]!r}), not commas",
+        "comma-separated values (save the file as CSV with ',' as the delimiter)",
+        examples=[f"header {str(header[0])[:120]!r}"],
+    )
+
+
+def _read_csv(path: Path) -> pd.DataFrame:
+    try:
+        table = pd.read_csv(path, dtype=TEXT_COLUMNS, low_memory=False)
+    except pd.errors.EmptyDataError:
+        raise export_error(
+            str(path), "the file is empty", "a header row and one row per mouse"
+        ) from None
+    except pd.errors.ParserError as error:
+        raise _delimiter_error(path) or export_error(
+            str(path), f"not readable as CSV: {error}", "comma-separated values, one row per mouse"
+        ) from None
+    delimiter = _delimiter_error(path) if len(table.columns) == 1 else None
+    if delimiter is not None:
+        raise delimiter
+    return table
+
+
+def read_table(path: Path) -> pd.DataFrame:
+    """The file as stored, by suffix; a missing, empty or unsupported file is a clear error."""
+    _check_is_a_file(path)
     if _is_csv(path):
-        try:
-            return pd.read_csv(path, dtype=TEXT_COLUMNS, low_memory=False)
-        except pd.errors.EmptyDataError:
-            raise export_error(
-                str(path), "the file is empty", "a header row and one row per mouse"
-            ) from None
+        return _read_csv(path)
     if _is_parquet(path):
         return pd.read_parquet(path)
     raise export_error(
@@ -155,6 +206,31 @@ def _wide_column_names(frame: pd.DataFrame) -> pd.Series:
     return names
 
 
+def _check_one_description_per_mouse(frame: pd.DataFrame, source: str) -> None:
+    """Every row of a mouse must describe it alike: one centre, one sex, one line..."""
+    columns = [c for c in METADATA_COLUMNS if c in frame.columns and c != SPECIMEN_ID]
+    distinct = frame.groupby(SPECIMEN_ID, sort=False)[columns].nunique(dropna=True)
+    conflicting = distinct > 1
+    if not conflicting.to_numpy().any():
+        return
+    mice = conflicting.index[conflicting.any(axis=1)]
+    examples = []
+    for specimen in mice[:MAX_EXAMPLES]:
+        rows = frame.loc[frame[SPECIMEN_ID] == specimen]
+        differing = [c for c in columns if conflicting.at[specimen, c]]
+        values = "; ".join(
+            f"{c}: {sorted(rows[c].dropna().astype('str').unique())}" for c in differing
+        )
+        examples.append(f"specimen_id={specimen!r} ({values})")
+    raise export_error(
+        source,
+        f"{len(mice)} mouse(s) described differently by their rows, in columns "
+        f"{sorted({c for c in columns if conflicting[c].any()})}",
+        "the same metadata on every row of a mouse (one centre, sex, line, ... per specimen_id)",
+        examples=examples,
+    )
+
+
 def long_to_wide(frame: pd.DataFrame, source: str) -> pd.DataFrame:
     """Pivot the long layout (one row per mouse and parameter) to one row per mouse."""
     if SPECIMEN_ID not in frame.columns:
@@ -184,6 +260,7 @@ def long_to_wide(frame: pd.DataFrame, source: str) -> pd.DataFrame:
         )
     values = pairs.set_index([SPECIMEN_ID, "column"])["value"].unstack("column")
     values.columns.name = None
+    _check_one_description_per_mouse(frame, source)
     mice = frame.drop_duplicates(SPECIMEN_ID)
     if METADATA_LIST in mice.columns:
         mice = mice.join(expand_metadata(mice[METADATA_LIST]))

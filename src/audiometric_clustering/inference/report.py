@@ -23,8 +23,8 @@ from audiometric_clustering.inference.assignment import (
 #: What each ``baseline_source`` value means, written into the report beside the counts.
 BASELINE_SOURCES: dict[str, str] = {
     FROM_FILE_CONTROLS: "referenced to the controls of the mouse's centre in this file",
-    FROM_TRAINING_CENTRE: "this file has no controls at the mouse's centre: referenced to "
-    "the training controls of that centre",
+    FROM_TRAINING_CENTRE: "this file has no controls at the mouse's centre, or fewer than "
+    "inference.min_centre_controls: referenced to the training controls of that centre",
     FROM_TRAINING_OVERALL: "a centre neither this file nor training has controls for: "
     "referenced to the typical threshold of all training controls",
 }

@@ -18,3 +18,4 @@ class InferenceSettings(YamlSettings):
     misfit_quantile: Annotated[float, Gt(0), Le(1)]
     min_line_size: Annotated[int, Ge(1)]
     similar_lines: Annotated[int, Ge(0)]
+    min_centre_controls: Annotated[int, Ge(1)]

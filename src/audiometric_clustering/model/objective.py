@@ -175,7 +175,7 @@ class Objective:
     In a stage without them (pretraining) the KL is (KL annealing, Bowman et al. 2016):
     under the prior's full pull from the first step a seed can settle with too few latent
     dimensions in use and never leave, reconstructing the thresholds far worse than other
-    seeds (README "The model and its training"). A setting is None when no active term
+    seeds (docs/model.md, "KL warm-up"). A setting is None when no active term
     reads it; the stage's settings (training/settings.py) check them.
     """
 

@@ -8,7 +8,12 @@ outgrows the limit. With ``address`` (e.g. ``tcp://10.0.0.5:8786``, from
 hand (``dask scheduler``, ``dask worker tcp://...``).
 
 A member whose worker dies (or that raises) is submitted again; one that fails more than
-``retries`` times is reported as failed and the others still finish.
+``retries`` times is reported as failed and the others still finish. Each outcome says how
+many attempts it took and what failed before.
+
+The embedded cluster listens on 127.0.0.1 only (its scheduler, workers and, by default, its
+dashboard); its workers keep their scratch files in Dask's ``temporary-directory``, which
+the project hook points inside the project's data folder.
 """
 
 from __future__ import annotations
@@ -29,11 +34,16 @@ from audiometric_clustering.stability.settings import ClusterSettings
 
 logger = logging.getLogger(__name__)
 
+#: How long to wait for the scheduler at ``address`` before saying it cannot be reached.
+CONNECT_TIMEOUT_S = 10
+#: The only interface the embedded cluster listens on.
+LOCAL_HOST = "127.0.0.1"
+
 #: Dask settings for workers that train members. The statistical profiler samples every
 #: worker's stack each 10 ms, CPU the members need. The nanny's default
 #: MALLOC_TRIM_THRESHOLD_=65536 fixes glibc's malloc thresholds, so torch's per-batch buffers
 #: are mapped and unmapped from the kernel at every step: one member took 32.8 s with it and
-#: 22.4 s without; ``None`` leaves it unset (README "Stability" gives that one as YAML for
+#: 22.4 s without; ``None`` leaves it unset (docs/stability.md, "On Dask", gives it as YAML for
 #: workers started by hand).
 MEMBER_WORKER_CONFIG = {
     "distributed.worker.profile.enabled": False,
@@ -51,7 +61,7 @@ def open_client(settings: ClusterSettings) -> Iterator[Client]:
     (``DASK_DISTRIBUTED__SCHEDULER__ALLOWED_FAILURES``, 3 by default), which adds to these.
     """
     if settings.address:
-        with Client(settings.address) as client:
+        with _connect(settings.address) as client:
             _log_cluster(client, f"scheduler {settings.address}")
             yield client
         return
@@ -62,6 +72,7 @@ def open_client(settings: ClusterSettings) -> Iterator[Client]:
             n_workers=n_workers,
             threads_per_worker=settings.threads_per_worker,
             processes=True,
+            host=LOCAL_HOST,
             memory_limit=settings.memory_limit,
             dashboard_address=settings.dashboard_address,
             scheduler_kwargs={"allowed_failures": 0},
@@ -74,6 +85,19 @@ def open_client(settings: ClusterSettings) -> Iterator[Client]:
             f"thread(s), {settings.memory_limit} each",
         )
         yield client
+
+
+def _connect(address: str) -> Client:
+    """A client of the running scheduler at ``address``, or an error naming the setting."""
+    try:
+        return Client(address, timeout=CONNECT_TIMEOUT_S)
+    except (OSError, TimeoutError, ValueError) as error:
+        raise ConnectionError(
+            f"stability.cluster.address = {address!r}: no Dask scheduler answered within "
+            f"{CONNECT_TIMEOUT_S} s ({type(error).__name__}: {error}). Start one there "
+            "(`dask scheduler`, then `dask worker <address>` on each machine), or set "
+            "stability.cluster.address: null to run members on a LocalCluster here."
+        ) from error
 
 
 def _log_cluster(client: Client, what: str) -> None:
@@ -91,6 +115,8 @@ class Outcome:
     job: Any
     result: Any | None
     error: str | None
+    attempts: int = 1
+    earlier_errors: tuple[str, ...] = ()  # of the attempts that were retried
 
 
 def run_jobs(
@@ -117,6 +143,7 @@ def run_jobs(
     data = [client.submit(_identity, value, pure=False) for value in shared]
     waiting = list(enumerate(jobs))
     attempts = [0] * len(jobs)
+    errors: list[list[str]] = [[] for _ in jobs]
     running: dict[Future, int] = {}
     finished = as_completed()
 
@@ -134,19 +161,21 @@ def run_jobs(
     for future in finished:
         index = running.pop(future)
         job = jobs[index]
+        tried = {"attempts": attempts[index], "earlier_errors": tuple(errors[index])}
         try:
-            outcome = Outcome(job, future.result(), None)
+            outcome = Outcome(job, future.result(), None, **tried)
         except Exception as error:  # a failed job is a result to report, not a crash
             text = "".join(traceback.format_exception_only(type(error), error)).strip()
             if attempts[index] <= retries:
                 logger.warning(
                     "job %s failed (attempt %d), retrying: %s", job, attempts[index], text
                 )
+                errors[index].append(text)
                 waiting.insert(0, (index, job))
                 submit_while_free()
                 continue
             logger.error("job %s failed %d times: %s", job, attempts[index], text)
-            outcome = Outcome(job, None, text)
+            outcome = Outcome(job, None, text, **tried)
         future.release()
         outcomes.append(outcome)
         if on_done is not None:

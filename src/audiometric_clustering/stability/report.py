@@ -7,6 +7,7 @@ from typing import Any
 import pandas as pd
 
 from audiometric_clustering.evaluation.markdown import markdown_table
+from audiometric_clustering.genes.calls import CALLED, Q_VALUE
 from audiometric_clustering.stability.plots import PLOT_FILES
 from audiometric_clustering.stability.tables import MEMBER, PRETRAIN_VAL_LOSS
 
@@ -16,6 +17,7 @@ TOP_LINES = 25
 MEMBER_COLUMNS = (
     "member",
     "status",
+    "attempts",
     "total_seconds",
     "joint_epochs",
     PRETRAIN_VAL_LOSS,
@@ -83,6 +85,7 @@ def build_report(
     clusters: pd.DataFrame,
     consensus_scores: pd.DataFrame,
     lines: pd.DataFrame,
+    gene_calls: pd.DataFrame,
 ) -> str:
     """The report from the summary and the stability tables."""
     failed = members[members["status"] != "ok"]
@@ -149,6 +152,13 @@ def build_report(
         f"least {share:.0%} of members are the stable calls. The {TOP_LINES} most stable "
         "(all lines in `line_stability.csv`, genes in `gene_stability.csv`):\n\n" + ranking
     )
+    parts.append(_gene_calls_section(summary, gene_calls))
+    if "attempts" in members and (members["attempts"] > 1).any():
+        retried = members.loc[members["attempts"] > 1, ["member", "attempts", "retried_after"]]
+        parts.append(
+            "## Retried members\n\nA member whose worker died or that raised was run again "
+            "(`stability.retries`); what failed before:\n\n" + markdown_table(retried)
+        )
     if not failed.empty:
         parts.append("## Failed members\n\n" + markdown_table(failed[["member", "error"]]))
     return "\n\n".join(parts) + "\n"
@@ -193,4 +203,41 @@ def _normal_hearing_sentence(summary: dict[str, Any]) -> str:
         "normal-hearing cluster they are most co-clustered with, because a split of normal "
         "hearing that members do not repeat is where cohort and day offsets decide, and null "
         "lines look enriched there. Its row stays, empty, with the Jaccard it had."
+    )
+
+
+GENE_CALL_COLUMNS = {
+    "gene_symbol": "gene",
+    "allele_symbol": "allele",
+    "zygosity": "zygosity",
+    "phenotyping_center": "centre",
+    "n_mutants": "mice",
+    "q_value": "q",
+    "consensus_label": "consensus phenotype",
+    "consensus_cluster": "cluster",
+    "line_share_in_cluster": "share of the line's mice there",
+    "member_agreement": "members that agree",
+}
+
+
+def _gene_calls_section(summary: dict[str, Any], calls: pd.DataFrame) -> str:
+    """The called lines by q with their consensus phenotype and the members' agreement."""
+    called = calls[calls[CALLED].astype(bool)].sort_values(Q_VALUE, kind="stable")
+    head = (
+        "## Gene calls and the consensus\n\n"
+        "The gene calls are the evaluation's (each line against its matched controls, no "
+        "clustering; `gene_calls.csv` lists every line). What the members decide is the "
+        "phenotype a call is given: the consensus cluster most of the line's mice are in, "
+        "and the share of members whose cluster for the line maps to it (each member "
+        "cluster to the consensus cluster holding most of its mice). "
+    )
+    if called.empty:
+        return head + "No line is called."
+    table = called.head(TOP_LINES)[list(GENE_CALL_COLUMNS)].rename(columns=GENE_CALL_COLUMNS)
+    return (
+        head
+        + f"{len(called)} lines called, {summary['gene_calls_in_hearing_loss_clusters']:.0f} of "
+        "them in a hearing-loss consensus cluster; median agreement of the members "
+        f"{summary['gene_calls_median_member_agreement']:.2f}. The {len(table)} with the "
+        "smallest q:\n\n" + markdown_table(table)
     )

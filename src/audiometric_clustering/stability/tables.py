@@ -44,13 +44,14 @@ MEMBER_SCORES = (*QUALITY_SCORES, "clusters_used", "largest_cluster_share", "enr
 PRETRAIN_VAL_LOSS = "pretrain_val_loss"
 #: Above this multiple of the members' median pretraining validation loss, a member stayed in
 #: a poor optimum: the two such seeds measured were at 1.36x and 1.46x, 38 others at most
-#: 1.17x (README "The model and its training", KL warm-up).
+#: 1.17x (docs/model.md, "KL warm-up").
 POOR_PRETRAINING_RATIO = 1.25
 
 
 def member_table(outcomes: list[Outcome], run_ids: dict[str, str | None]) -> pd.DataFrame:
-    """One row per member, failed ones included: seed, k, status, error, worker, peak memory,
-    wall time per stage, epochs, scores and the nested MLflow run."""
+    """One row per member, failed ones included: seed, k, status, error, attempts (and the
+    errors that were retried), worker, peak memory, wall time per stage, epochs, scores and
+    the nested MLflow run."""
     rows = []
     for outcome in outcomes:
         spec, result = outcome.job, outcome.result
@@ -60,6 +61,8 @@ def member_table(outcomes: list[Outcome], run_ids: dict[str, str | None]) -> pd.
             K: spec.n_clusters,
             "status": "failed" if result is None else "ok",
             "error": outcome.error or "",
+            "attempts": outcome.attempts,
+            "retried_after": " | ".join(outcome.earlier_errors),
             "mlflow_run_id": run_ids.get(spec.name) or "",
         }
         if result is not None:

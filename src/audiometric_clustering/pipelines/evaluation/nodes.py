@@ -1,4 +1,6 @@
-"""Thin nodes: load arguments from the catalog, call evaluation/, return tables and figures."""
+"""Thin nodes: embeddings, baselines, cluster labels, enrichment and the method comparison
+(maths in evaluation/; the report, plots and metrics in report_nodes.py, the gene calls in
+gene_nodes.py)."""
 
 from __future__ import annotations
 
@@ -8,12 +10,9 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from matplotlib.figure import Figure
 
-from audiometric_clustering.evaluation import plots
 from audiometric_clustering.evaluation.assignments import (
     GMM_REFERENCED,
-    MODEL,
     BaselineSettings,
     all_assignments,
     cluster_counts,
@@ -23,7 +22,6 @@ from audiometric_clustering.evaluation.assignments import (
 from audiometric_clustering.evaluation.characterisation import cluster_labels, threshold_summary
 from audiometric_clustering.evaluation.comparison import (
     METHOD,
-    mlflow_metric_names,
     score_methods,
 )
 from audiometric_clustering.evaluation.enrichment import (
@@ -31,25 +29,12 @@ from audiometric_clustering.evaluation.enrichment import (
     read_gene_list,
 )
 from audiometric_clustering.evaluation.ground_truth import align_truth
-from audiometric_clustering.evaluation.honest_scores import honest_section
-from audiometric_clustering.evaluation.metrics import reconstruction_summary
-from audiometric_clustering.evaluation.report import (
-    build_report,
-    data_summary,
-    report_notes,
-    top_enriched_lines,
-)
 from audiometric_clustering.evaluation.scoring import ScoringSettings, Separation
 from audiometric_clustering.evaluation.settings import EvaluationSettings
 from audiometric_clustering.impc.schema import (
-    ABR_OBSERVED,
-    CENTRE,
-    FREQUENCIES,
     SPECIMEN_ID,
-    SPLIT,
 )
 from audiometric_clustering.model import MouseTensors
-from audiometric_clustering.model.inputs import ABR_SCALES
 from audiometric_clustering.training.checkpoints import model_from_checkpoint
 from audiometric_clustering.training.passes import (
     ABR_SCALE,
@@ -191,93 +176,6 @@ def compare_methods(
         enrichment,
         aligned,
         ScoringSettings.from_evaluation(settings),
-    )
-
-
-def collect_metrics(
-    comparison: pd.DataFrame, model_input: pd.DataFrame, embeddings: dict[str, np.ndarray]
-) -> tuple[dict[str, dict[str, float]], dict[str, float]]:
-    """Flat metric names for MLflow (and the same numbers as a local JSON file).
-
-    Reconstruction error is the model's alone: per frequency over all mice, and overall per
-    split, always on measured thresholds only, on the model's scale of thresholds.
-    """
-    measured = model_input[list(ABR_SCALES[str(embeddings[ABR_SCALE])])].to_numpy(dtype=float)
-    observed = model_input[list(ABR_OBSERVED)].to_numpy(dtype=float)
-    reconstructed = embeddings[RECONSTRUCTION]
-    metrics = mlflow_metric_names(comparison, MODEL)
-    recon = reconstruction_summary(measured, reconstructed, observed, FREQUENCIES)
-    for split in np.unique(model_input[SPLIT].astype(str)):
-        rows = model_input[SPLIT].astype(str).to_numpy() == split
-        overall = reconstruction_summary(
-            measured[rows], reconstructed[rows], observed[rows], FREQUENCIES
-        )["reconstruction_mae_db"]
-        recon[f"reconstruction_mae_db_{split}"] = overall
-    metrics |= {f"eval/{name}": value for name, value in recon.items() if np.isfinite(value)}
-    return {name: {"value": value, "step": 0} for name, value in metrics.items()}, metrics
-
-
-def plot_evaluation(
-    pretraining_history: dict[str, list[float]],
-    joint_training_history: dict[str, list[float]],
-    model_input: pd.DataFrame,
-    embeddings: dict[str, np.ndarray],
-    assignments: pd.DataFrame,
-    summary: pd.DataFrame,
-    labels: pd.DataFrame,
-    enrichment: pd.DataFrame,
-    params: Mapping[str, Any],
-    seed: int,
-) -> dict[str, Figure]:
-    """The five report figures of the model's clustering, keyed by their file names."""
-    settings = EvaluationSettings.from_params(params)
-    n_clusters = embeddings[SOFT_ASSIGNMENT].shape[1]
-    model_labels = assignments[MODEL].to_numpy()
-    centres = model_input[CENTRE].astype(str).to_numpy()
-    figures = {
-        "training_curves": plots.training_curves(
-            {"pretraining": pretraining_history, "joint training": joint_training_history}
-        ),
-        "latent_projection": plots.latent_projection(
-            embeddings[LATENT], model_labels, centres, seed
-        ),
-        "cluster_audiograms": plots.cluster_audiograms(
-            summary[summary[METHOD] == MODEL], labels[labels[METHOD] == MODEL]
-        ),
-        "enrichment_heatmap": plots.enrichment_heatmap(
-            enrichment[enrichment[METHOD] == MODEL], n_clusters, settings.top_lines
-        ),
-        "centre_composition": plots.centre_composition(model_labels, centres, n_clusters),
-    }
-    return {plots.PLOT_FILES[name]: figure for name, figure in figures.items()}
-
-
-def write_report(
-    model_input: pd.DataFrame,
-    metrics: dict[str, float],
-    comparison: pd.DataFrame,
-    labels: pd.DataFrame,
-    enrichment: pd.DataFrame,
-    params: Mapping[str, Any],
-) -> str:
-    """The Markdown report, led by the honest scores; notes say what could not be scored."""
-    settings = EvaluationSettings.from_params(params)
-    model_labels = labels[labels[METHOD] == MODEL].drop(columns=METHOD)
-    top = top_enriched_lines(
-        enrichment[enrichment[METHOD] == MODEL],
-        model_labels,
-        settings.fdr,
-        settings.top_lines_per_cluster,
-    )
-    return build_report(
-        summary=data_summary(model_input, settings.min_line_size),
-        honest_scores=honest_section(comparison, labels),
-        model_metrics={k: v for k, v in metrics.items() if k.startswith("eval/reconstruction")},
-        comparison=comparison,
-        labels=model_labels,
-        top_lines=top,
-        plot_files=plots.PLOT_FILES,
-        notes=report_notes(comparison, model_labels),
     )
 
 

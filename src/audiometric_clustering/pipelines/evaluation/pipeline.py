@@ -1,21 +1,29 @@
-"""The ``evaluation`` pipeline: the best joint checkpoint, scored beside four baselines.
+"""The ``evaluation`` pipeline: the best joint checkpoint, scored beside four baselines, and
+the gene calls (each line against its matched controls) beside the ``line_test`` baseline.
 
-Inputs are catalog datasets written by earlier stages only (model_input, the two checkpoints,
-the two training histories, and the synthetic truth when it exists), so
+Inputs are catalog datasets written by earlier stages only (validated_abr, model_input, the
+two checkpoints, the two training histories, and the synthetic truth when it exists), so
 ``kedro run --pipeline evaluation`` alone re-evaluates the latest model.
 """
 
 from kedro.pipeline import Node, Pipeline
 
+from audiometric_clustering.pipelines.evaluation.gene_nodes import (
+    call_line_genes,
+    compare_gene_calls,
+    run_line_test,
+)
 from audiometric_clustering.pipelines.evaluation.nodes import (
     characterise_clusters,
     cluster_with_baselines,
-    collect_metrics,
     compare_methods,
     embed_mice,
     embed_pretrained_mice,
-    plot_evaluation,
     run_gene_enrichment,
+)
+from audiometric_clustering.pipelines.evaluation.report_nodes import (
+    collect_metrics,
+    plot_evaluation,
     write_report,
 )
 
@@ -76,8 +84,42 @@ def create_pipeline(**kwargs) -> Pipeline:
                 name="compare_methods",
             ),
             Node(
+                call_line_genes,
+                [
+                    "validated_abr",
+                    "model_input",
+                    "latent_embeddings",
+                    "cluster_labels",
+                    "gene_enrichment",
+                    "params:data_processing.control_reference.match_columns",
+                    "params:evaluation",
+                ],
+                "gene_calls",
+                name="call_genes",
+            ),
+            Node(
+                run_line_test,
+                ["validated_abr", "params:evaluation"],
+                "line_test_calls",
+                name="run_line_test",
+            ),
+            Node(
+                compare_gene_calls,
+                [
+                    "model_input",
+                    "gene_calls",
+                    "line_test_calls",
+                    "cluster_labels",
+                    "gene_enrichment",
+                    "synthetic_ground_truth",
+                    "params:evaluation",
+                ],
+                "gene_call_comparison",
+                name="compare_gene_calls",
+            ),
+            Node(
                 collect_metrics,
-                ["method_comparison", "model_input", "latent_embeddings"],
+                ["method_comparison", "gene_call_comparison", "model_input", "latent_embeddings"],
                 ["evaluation_metrics", "evaluation_metrics_json"],
                 name="collect_metrics",
             ),
@@ -92,6 +134,7 @@ def create_pipeline(**kwargs) -> Pipeline:
                     "cluster_summary",
                     "cluster_labels",
                     "gene_enrichment",
+                    "gene_calls",
                     "params:evaluation",
                     "params:seed",
                 ],
@@ -106,6 +149,8 @@ def create_pipeline(**kwargs) -> Pipeline:
                     "method_comparison",
                     "cluster_labels",
                     "gene_enrichment",
+                    "gene_calls",
+                    "gene_call_comparison",
                     "params:evaluation",
                 ],
                 "evaluation_report",

@@ -16,7 +16,12 @@ import pandas as pd
 
 from audiometric_clustering.evaluation.assignments import CLUSTER
 from audiometric_clustering.impc.cohort import TRAIN
-from audiometric_clustering.impc.control_baselines import BASELINE_SOURCE
+from audiometric_clustering.impc.control_baselines import (
+    BASELINE_SOURCE,
+    FROM_FILE_CONTROLS,
+    MIN_FILE_CENTRE_CONTROLS,
+    baseline_summary,
+)
 from audiometric_clustering.impc.preprocessing import apply_preprocessor, control_reference_summary
 from audiometric_clustering.impc.schema import LINE_ID, SPECIMEN_ID, SPLIT
 from audiometric_clustering.impc.settings import DataProcessingSettings
@@ -123,12 +128,39 @@ def validate_new_mice(raw_abr_export: pd.DataFrame, params: Mapping[str, Any]) -
     return validated
 
 
+def _as_applied(preprocessor_state: dict[str, Any], params: dict[str, Any]) -> dict[str, Any]:
+    """The training state with inference's fewest controls a file needs at a centre."""
+    minimum = InferenceSettings.from_params(params).min_centre_controls
+    reference = preprocessor_state["control_reference"] | {MIN_FILE_CENTRE_CONTROLS: minimum}
+    return {**preprocessor_state, "control_reference": reference}
+
+
+def _log_centre_references(summary: dict[str, Any]) -> None:
+    minimum = summary[MIN_FILE_CENTRE_CONTROLS]
+    for centre, used in summary["by_centre"].items():
+        controls = used["controls_in_file"]
+        if 0 < controls < minimum:
+            logger.warning(
+                "%s: %d control(s) in the file, fewer than inference.min_centre_controls = "
+                "%d: its mice are referenced to the training controls (%s)",
+                centre,
+                controls,
+                minimum,
+                used["baselines"],
+            )
+        elif used["baselines"] == FROM_FILE_CONTROLS:
+            logger.info("%s: referenced to the file's %d controls", centre, controls)
+
+
 def preprocess_new_mice(
-    inference_mice: pd.DataFrame, preprocessor_state: dict[str, Any]
+    inference_mice: pd.DataFrame, preprocessor_state: dict[str, Any], params: dict[str, Any]
 ) -> pd.DataFrame:
     """The model-input table of the new mice under the training preprocessor, plus which
-    categorical columns of each mouse held a value unseen in training."""
-    mice = apply_preprocessor(inference_mice, preprocessor_state)
+    categorical columns of each mouse held a value unseen in training. A centre's mice are
+    referenced to the file's controls there only with ``min_centre_controls`` of them."""
+    state = _as_applied(preprocessor_state, params)
+    _log_centre_references(baseline_summary(inference_mice, state))
+    mice = apply_preprocessor(inference_mice, state)
     mask = unseen_mask(inference_mice, preprocessor_state)
     mice[UNSEEN_CATEGORIES] = unseen_columns_per_mouse(mask)
     if mask.to_numpy().any():
@@ -225,11 +257,12 @@ def report_inference(
 ) -> dict[str, Any]:
     """Baseline sources, unseen categories, flagged mice and the rule, as JSON."""
     mask = unseen_mask(inference_mice, preprocessor_state)
+    state = _as_applied(preprocessor_state, params)
     return inference_report(
         source_file=source_of(raw_abr_export),
         rows_read=len(raw_abr_export),
         predictions=inference_predictions,
-        baselines=control_reference_summary(inference_mice, preprocessor_state),
+        baselines=control_reference_summary(inference_mice, state),
         unseen=unseen_value_counts(inference_mice, mask),
         mice_with_unseen=int(mask.to_numpy().any(axis=1).sum()),
         rule=MisfitRule.from_dict(misfit_rule),

@@ -63,7 +63,7 @@ def create_prediction_pipeline(**kwargs) -> Pipeline:
             ),
             Node(
                 preprocess_new_mice,
-                ["inference_mice", "preprocessor_state"],
+                ["inference_mice", "preprocessor_state", "params:inference"],
                 "inference_model_input",
                 name="preprocess_new_mice",
             ),

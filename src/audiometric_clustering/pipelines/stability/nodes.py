@@ -28,6 +28,7 @@ from audiometric_clustering.stability.consensus import (
     merge_normal_hearing,
     stable_line_rates,
 )
+from audiometric_clustering.stability.genes import gene_call_summary
 from audiometric_clustering.stability.members import MemberParams, MemberResult, train_member
 from audiometric_clustering.stability.report import build_report
 from audiometric_clustering.stability.settings import StabilitySettings
@@ -132,12 +133,13 @@ def _left_out(
     return tables.left_out_of_consensus(members, _chosen_k(k_selection))
 
 
-def _consensus_members(
+def consensus_members(
     results: list[MemberResult],
     k_selection: pd.DataFrame,
     members: pd.DataFrame,
     settings: StabilitySettings,
 ) -> list[MemberResult]:
+    """The members at the chosen k, less those left out of the consensus."""
     left_out = set(_left_out(members, k_selection, settings))
     return [r for r in _chosen_members(results, k_selection) if r.spec.name not in left_out]
 
@@ -157,7 +159,7 @@ def build_consensus(
     its scores against every member's at that k (the draws one training would have been),
     and its line calls."""
     stability_settings = StabilitySettings.from_params(params_stability)
-    members = _consensus_members(results, k_selection, members_table, stability_settings)
+    members = consensus_members(results, k_selection, members_table, stability_settings)
     n_clusters = members[0].spec.n_clusters
     labels = np.stack([m.labels for m in members])
     by_member = {m.spec.name: m.labels for m in members}
@@ -216,7 +218,7 @@ def rank_lines(
     enriched in a hearing-loss cluster, ranked; and the genes ranked by their most stable
     line."""
     settings = StabilitySettings.from_params(params_stability)
-    members = _consensus_members(results, k_selection, members_table, settings)
+    members = consensus_members(results, k_selection, members_table, settings)
     stability = line_stability({m.spec.name: m.scoring.line_calls for m in members})
     lines = tables.line_table(
         stability,
@@ -235,6 +237,7 @@ def report_stability(
     consensus_clusters_table: pd.DataFrame,
     consensus_scores: pd.DataFrame,
     lines: pd.DataFrame,
+    gene_calls: pd.DataFrame,
     model_input: pd.DataFrame,
     ground_truth: pd.DataFrame,
     params_stability: Mapping[str, Any],
@@ -271,13 +274,14 @@ def report_stability(
         share = lines.set_index("line_id")[SHARE_ENRICHED]
         planted = tables.planted_lines(truth) != "none"
         summary |= stable_line_rates(share, planted, summary["stable_share"])
+    summary |= gene_call_summary(gene_calls)
     summary["consensus_versus_members"] = consensus_scores.to_dict(orient="records")
     figures = {
         plots.PLOT_FILES["ari_matrix"]: plots.ari_matrix(ari_pairs),
         plots.PLOT_FILES["stability_by_k"]: plots.stability_by_k(k_selection, summary["chosen_k"]),
     }
     report = build_report(
-        summary, members, k_selection, consensus_clusters_table, consensus_scores, lines
+        summary, members, k_selection, consensus_clusters_table, consensus_scores, lines, gene_calls
     )
     metrics = {
         f"stability/{key}": float(value)

@@ -1,12 +1,14 @@
 """The ``stability`` pipeline: many members (seeds x k) on a Dask cluster, then what holds.
 
-Inputs are the catalog's ``model_input`` and ``preprocessor_state`` (from
+Inputs are the catalog's ``validated_abr``, ``model_input`` and ``preprocessor_state`` (from
 ``data_processing``) and the synthetic truth when it exists; members train from scratch, so
-no earlier checkpoint is read.
+no earlier checkpoint is read. The gene calls are the evaluation's test on the validated
+export, joined with each line's consensus phenotype.
 """
 
 from kedro.pipeline import Node, Pipeline
 
+from audiometric_clustering.pipelines.stability.gene_nodes import call_consensus_genes
 from audiometric_clustering.pipelines.stability.nodes import (
     build_consensus,
     compare_members,
@@ -76,6 +78,23 @@ def create_pipeline(**kwargs) -> Pipeline:
                 name="rank_lines",
             ),
             Node(
+                call_consensus_genes,
+                [
+                    "validated_abr",
+                    "model_input",
+                    "stability_member_results",
+                    "stability_k_selection",
+                    "stability_members",
+                    "stability_consensus_predictions",
+                    "stability_consensus_clusters",
+                    "params:data_processing.control_reference.match_columns",
+                    "params:evaluation",
+                    "params:stability",
+                ],
+                "stability_gene_calls",
+                name="call_consensus_genes",
+            ),
+            Node(
                 report_stability,
                 [
                     "stability_members",
@@ -84,6 +103,7 @@ def create_pipeline(**kwargs) -> Pipeline:
                     "stability_consensus_clusters",
                     "stability_consensus_scores",
                     "stability_lines",
+                    "stability_gene_calls",
                     "model_input",
                     "synthetic_ground_truth",
                     "params:stability",
