@@ -97,13 +97,13 @@ def audiograms_with_planted_lines(seed: int = 0) -> tuple[np.ndarray, np.ndarray
 def test_phenotype_groups_split_one_shape_by_size_and_keep_sporadic_loss_out() -> None:
     thresholds, line_means, pattern = audiograms_with_planted_lines()
     is_control = np.r_[np.full(3000, True), np.full(2400, False)]
-    groups = phenotype_groups(line_means, is_control, 3, 0.03, n_init=5, max_iter=100, seed=0)
+    groups = phenotype_groups(line_means, is_control, 3, 0.03, n_init=5, max_iter=100)
     planted = pattern >= 0
     assert (groups[planted] >= 0).all()  # every planted line's mice depart from normal
     assert adjusted_rand_score(pattern[planted], groups[planted]) == pytest.approx(1.0)
     assert (groups[is_control] == -1).all()  # controls anchor normal hearing: never grouped
     # read alone, a sporadic loss departs as a planted one does; as its line's mean it does not
-    alone = phenotype_groups(thresholds, is_control, 3, 0.03, n_init=5, max_iter=100, seed=0)
+    alone = phenotype_groups(thresholds, is_control, 3, 0.03, n_init=5, max_iter=100)
     null_mutants = ~is_control & ~planted
     assert (alone[null_mutants] >= 0).mean() > 0.1
     assert (groups[null_mutants] >= 0).mean() < 0.01
@@ -117,9 +117,9 @@ def test_phenotype_groups_refuse_too_few_departing_mutants() -> None:
         ValueError,
         match=r"only 8 mutants \(distinct audiograms: 2\) depart .* fewer than the 12 phenotype",
     ):
-        phenotype_groups(line_means[keep], is_control[keep], 12, 0.03, 1, 10, 0)
+        phenotype_groups(line_means[keep], is_control[keep], 12, 0.03, 1, 10)
     with pytest.raises(ValueError, match="more control mice than threshold columns"):
-        phenotype_groups(line_means, np.arange(len(pattern)) < 3, 3, 0.03, 1, 10, 0)
+        phenotype_groups(line_means, np.arange(len(pattern)) < 3, 3, 0.03, 1, 10)
 
 
 def test_the_phenotype_count_is_the_one_with_the_most_distinct_groups() -> None:

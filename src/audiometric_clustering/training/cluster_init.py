@@ -103,7 +103,7 @@ def initialise_centres(
     cluster, each mouse's phenotype group (see training/phenotype_init.py).
     """
     if model.config.normal_cluster:
-        summary, groups = initialise_anchored(model, tensors, settings, seed)
+        summary, groups = initialise_anchored(model, tensors, settings)
         labels = embed(model, tensors).soft_assignment.argmax(1)
         sizes = np.bincount(labels, minlength=model.config.n_clusters)
         return {**summary, **_size_summary(sizes)}, groups
