@@ -58,7 +58,7 @@ bench-genes: install
 
 # The default beside each named variant of it (benchmarks/variants.py) over data seeds 1-3:
 # 3 runs per variant, two at a time (1 to 1.5 hours for all ten on 2 cores). Pick some with
-# `make bench-variants VARIANTS="kl_warmup plain_kmeans"`.
+# `make bench-variants VARIANTS="kl_warmup free_centres"`.
 VARIANTS ?= all
 bench-variants: install
 	$(BIN)/python benchmarks/quality.py --configurations default --variants $(VARIANTS) \

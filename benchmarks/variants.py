@@ -29,7 +29,17 @@ VARIANTS: dict[str, dict] = {
         "pretraining": {"loss_weights": {"kl": 1.0}},
         "joint_training": {"loss_weights": {"kl": 1.0}, "learning_rate": 1.0e-3},
     },
-    "plain_kmeans": {"cluster_init": {"weighting": "none"}},
+    # the clusters: 12 free centres, each mouse read alone, k-means weighted by the distance
+    # from the controls (the default before issue 32); a fixed count instead of the chosen one
+    "free_centres": {
+        "model": {"normal_cluster": False, "n_clusters": 12, "assignment_line_pooling": 0.0}
+    },
+    "free_centres_plain_kmeans": {
+        "model": {"normal_cluster": False, "n_clusters": 12, "assignment_line_pooling": 0.0},
+        "cluster_init": {"weighting": "none"},
+    },
+    "fixed_7_clusters": {"model": {"n_clusters": 7}},
+    "no_assignment_pooling": {"model": {"assignment_line_pooling": 0.0}},
     "contrastive_0.5": {"joint_training": {"loss_weights": {"contrastive": 0.5}}},
     "no_consistency": {"joint_training": {"loss_weights": {"phenotype_consistency": 0.0}}},
 }

@@ -7,7 +7,11 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from audiometric_clustering.impc.schema import CATEGORICAL_FEATURES, CATEGORICAL_METADATA
+from audiometric_clustering.impc.schema import (
+    CATEGORICAL_FEATURES,
+    CATEGORICAL_METADATA,
+    PCA_FEATURES,
+)
 from audiometric_clustering.model import (
     ContrastiveVAEDEC,
     ModelConfig,
@@ -18,6 +22,7 @@ from audiometric_clustering.model.attention import FrequencyAttention, _TokenAtt
 from audiometric_clustering.model.config import ModelSettings
 from audiometric_clustering.model.inputs import line_means
 from tests.parameters import parameters
+from tests.training.synthetic_frame import make_model_input
 
 CARDINALITIES = [3, 3, 4, 5, 5, 4, 6]
 
@@ -34,6 +39,7 @@ def _inputs(n: int = 32, seed: int = 0) -> MouseTensors:
         pca=torch.randn(n, 2, generator=generator) * 30,
         line=torch.full((n,), -1),
         line_abr=torch.rand(n, 6, generator=generator) * 100,
+        line_pca=torch.randn(n, 2, generator=generator) * 30,
     )
 
 
@@ -57,7 +63,7 @@ def test_forward_shapes_and_ranges(model: ContrastiveVAEDEC) -> None:
     assert out.continuous.shape == (32, 2) and out.pca.shape == (32, 2)
     assert out.categorical_logits.shape == (32, 7, max(CARDINALITIES))
     assignment = out.log_assignment.exp()
-    assert assignment.shape == (32, 12)
+    assert assignment.shape == (32, len(model.clustering.cluster_centres()))
     torch.testing.assert_close(assignment.sum(1), torch.ones(32))
 
 
@@ -77,7 +83,9 @@ def test_sampling_only_when_asked(model: ContrastiveVAEDEC) -> None:
     torch.testing.assert_close(sampled.mean, deterministic.mean)
 
 
-def test_student_t_assignment_matches_formula(model: ContrastiveVAEDEC) -> None:
+def test_student_t_assignment_matches_formula() -> None:
+    torch.manual_seed(0)
+    model = ContrastiveVAEDEC(_config(normal_cluster=False, n_clusters=12))
     latent = torch.randn(5, 10)
     distances = torch.cdist(latent, model.clustering.centres.detach()) ** 2
     kernel = 1.0 / (1.0 + distances)  # alpha = 1
@@ -174,6 +182,13 @@ def test_config_from_parameters_and_vocabularies() -> None:
             "model.frequency_token_dim = 8: expected divisible by attention_heads",
         ),
         ({"n_clusters": 0}, "model.n_clusters = 0: expected an integer >= 2"),
+        (
+            {"n_clusters": None, "normal_cluster": False},
+            "model.n_clusters = None: expected an integer >= 2: cluster_init chooses the "
+            "count only with normal_cluster: true",
+        ),
+        ({"normal_control_share": 0.5}, "model.normal_control_share = 0.5: expected a number"),
+        ({"assignment_line_pooling": 1.5}, "model.assignment_line_pooling = 1.5: expected"),
         ({"latent_dim": 0}, "model.latent_dim = 0: expected an integer >= 1"),
         ({"hidden_dims": []}, "model.hidden_dims = \\[\\]: expected a non-empty list"),
         ({"dropout": 1.0}, "model.dropout = 1.0: expected a number in"),
@@ -223,3 +238,38 @@ def test_line_shrinkage_reads_a_mutant_partly_as_its_line() -> None:
     torch.manual_seed(0)
     own = ContrastiveVAEDEC(_config(line_shrinkage=0.0))
     assert not torch.allclose(own.encode(inputs)[0], own.encode(as_line)[0])
+
+
+def test_the_clusters_read_a_mutant_partly_as_its_line() -> None:
+    """``assignment_line_pooling`` moves the latent the clusters read towards the encoding of
+    the line's mean audiogram and PCA scores; a control (its own line) does not move."""
+    inputs = _inputs()
+    as_line = inputs.as_line()
+    assert torch.equal(as_line.abr, inputs.line_abr) and torch.equal(as_line.pca, inputs.line_pca)
+    torch.manual_seed(0)
+    model = ContrastiveVAEDEC(_config(assignment_line_pooling=0.5))
+    mean, line_mean = model.encode(inputs)[0], model.encode(as_line)[0]
+    torch.testing.assert_close(model.assignment_latent(inputs, mean), (mean + line_mean) / 2)
+    torch.testing.assert_close(
+        model.log_assignment(inputs, mean),
+        model.clustering.log_assignment((mean + line_mean) / 2),
+    )
+    control = MouseTensors(**{**vars(inputs), "line_abr": inputs.abr, "line_pca": inputs.pca})
+    own = model.encode(control)[0]
+    torch.testing.assert_close(model.assignment_latent(control, own), own)
+    alone = ContrastiveVAEDEC(_config(assignment_line_pooling=0.0))
+    assert model.assignment_latent(inputs, mean) is not mean
+    assert alone.assignment_latent(inputs, mean) is mean
+
+
+def test_line_pca_is_the_mean_of_the_line() -> None:
+    frame = make_model_input(200, seed=0)
+    tensors = MouseTensors.from_frame(frame, "beyond_range")
+    line = tensors.line.numpy()
+    pca = frame[list(PCA_FEATURES)].to_numpy()
+    for code in np.unique(line[line >= 0]):
+        members = line == code
+        line_pca = tensors.line_pca[members].numpy()
+        np.testing.assert_allclose(line_pca, np.broadcast_to(pca[members].mean(0), line_pca.shape))
+    controls = line < 0
+    np.testing.assert_allclose(tensors.line_pca[controls].numpy(), pca[controls], rtol=1e-6)

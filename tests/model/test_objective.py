@@ -21,6 +21,7 @@ from audiometric_clustering.model.objective import (
     Batch,
     Objective,
     abr_reconstruction,
+    anchored_target_distribution,
     clustering,
     kl_divergence,
     metadata_reconstruction,
@@ -139,6 +140,23 @@ def test_target_distribution_sharpens_and_counters_large_clusters() -> None:
     assert target[3, 1] > assignment[3, 1]  # a confident row gets more confident
     # cluster 0 is softly the larger (2.2 vs 1.8): frequency division pulls rows from it
     assert target[0, 0] < assignment[0, 0] ** 2 / (assignment[0] ** 2).sum()
+
+
+def test_anchored_target_keeps_the_normal_share_and_sharpens_among_phenotypes() -> None:
+    # column 0 is normal hearing: nearly every mouse's largest share
+    assignment = torch.tensor(
+        [[0.9, 0.06, 0.04], [0.95, 0.04, 0.01], [0.2, 0.7, 0.1], [0.1, 0.3, 0.6], [1.0, 0.0, 0.0]]
+    )
+    target = anchored_target_distribution(assignment)
+    torch.testing.assert_close(target.sum(1), torch.ones(5))
+    torch.testing.assert_close(target[:, 0], assignment[:, 0])  # no pull out of normal hearing
+    phenotypes = assignment[:, 1:]
+    # within the phenotypes, DEC's own target (sizes from the unnormalised shares)
+    weight = phenotypes.square() / phenotypes.sum(0)
+    expected = weight / weight.sum(1, keepdim=True) * phenotypes.sum(1, keepdim=True)
+    torch.testing.assert_close(target[:4, 1:], expected[:4])
+    assert target[2, 1] > assignment[2, 1] and target[3, 2] > assignment[3, 2]
+    torch.testing.assert_close(target[4], torch.tensor([1.0, 0.0, 0.0]))  # no 0/0
 
 
 def test_clustering_loss_is_kl_of_target_from_assignment() -> None:

@@ -74,7 +74,10 @@ def test_three_stages_run_one_after_another(run_pipeline, kedro_project: Path) -
     pretraining = json.loads((reporting / "pretraining_history.json").read_text())
     joint = json.loads((reporting / "joint_training_history.json").read_text())
     assert len(pretraining["val_loss"]) == 3 and len(joint["val_loss"]) == 3
-    assert len(joint["cluster_size_11"]) == 3 and "assignment_entropy" in joint
+    # cluster_init chose the count: the normal cluster and its phenotype clusters
+    last = trained.config.n_clusters - 1
+    assert len(joint[f"cluster_size_{last:02d}"]) == 3 and "assignment_entropy" in joint
+    assert f"cluster_size_{last + 1:02d}" not in joint
 
     runs, client = _runs_by_stage(kedro_project)
     pretrain_run, init_run, joint_run = runs.values()
@@ -86,6 +89,8 @@ def test_three_stages_run_one_after_another(run_pipeline, kedro_project: Path) -
     for name in ("joint/loss_clustering", "joint/cluster_size_03", "joint/assignment_entropy"):
         assert len(client.get_metric_history(joint_run.info.run_id, name)) == 3, name
     assert "cluster_init/largest_cluster_share" in init_run.data.metrics
+    chosen = init_run.data.metrics["cluster_init/phenotype_clusters"]
+    assert chosen == last and f"cluster_init/davies_bouldin_k{last:02d}" in init_run.data.metrics
     assert pretrain_run.data.params["pretraining.epochs"] == "3"
     artifacts = {
         run.info.run_id: {a.path for a in client.list_artifacts(run.info.run_id, folder)}

@@ -23,7 +23,8 @@ pytestmark = pytest.mark.slow  # a real Kedro session and Dask worker processes
 
 #: Killed once, while it trains: it must come back from another worker process.
 VICTIM = "k04_seed1"
-#: More clusters than mice: k-means refuses, twice, and the member is reported as failed.
+#: More phenotype clusters than departing audiograms: cluster_init refuses, twice, and the
+#: member is reported as failed.
 IMPOSSIBLE_K = 5000
 TINY = {
     "model": {"n_clusters": 4},
@@ -90,7 +91,9 @@ def test_stability_pipeline_survives_a_killed_worker(processed_project: Path, ru
     assert (members.drop(index=VICTIM).query("status == 'ok'")["attempts"] == 1).all()
     failed = members[members["status"] == "failed"]
     assert set(failed["n_clusters"]) == {IMPOSSIBLE_K}
-    assert failed["error"].str.contains(f"k-means needs at least {IMPOSSIBLE_K} mice").all()
+    assert (
+        failed["error"].str.contains(f"fewer than the {IMPOSSIBLE_K - 1} phenotype clusters").all()
+    )
 
     ari = pd.read_csv(_output(processed_project, "member_ari.csv"))
     assert len(ari) == 16 and {"ari_all_mice", "ari_affected_mice"} <= set(ari.columns)

@@ -11,6 +11,7 @@ from sklearn.cluster import KMeans
 
 from audiometric_clustering.io.checkpoint import TorchCheckpointDataset
 from audiometric_clustering.model import MouseTensors
+from audiometric_clustering.training import stages
 from audiometric_clustering.training.batching import split_tensors
 from audiometric_clustering.training.checkpoints import (
     checkpoint_from_model,
@@ -27,8 +28,9 @@ from audiometric_clustering.training.clustering import (
     collapse_message,
     split_largest_into_empty,
 )
-from audiometric_clustering.training.passes import embed
-from tests.training.stages import SCALE, new_model
+from audiometric_clustering.training.passes import assignment_latents, embed
+from audiometric_clustering.training.phenotype_init import phenotype_count, phenotype_groups
+from tests.training.stages import MODEL, PLAIN, SCALE, new_model
 from tests.training.synthetic_frame import make_model_input
 
 
@@ -89,10 +91,14 @@ def test_embedding_shapes_ranges_and_batch_independence(model, frame) -> None:
 
 
 @pytest.mark.parametrize("weighting", ["none", "control_distance"])
-def test_cluster_init_writes_kmeans_centres(model, frame, weighting) -> None:
+def test_cluster_init_writes_kmeans_centres(frame, weighting) -> None:
+    model = new_model(frame, seed=0, model_settings=PLAIN)
     train, _ = split_tensors(frame, SCALE)
-    settings = ClusterInitSettings(n_init=4, max_iter=300, weighting=weighting)
-    summary = initialise_centres(model, train, settings, seed=0)
+    settings = ClusterInitSettings(
+        n_init=4, max_iter=300, weighting=weighting, line_pooling=1.0, phenotype_clusters=[3, 8]
+    )
+    summary, groups = initialise_centres(model, train, settings, seed=0)
+    assert groups is None
     latent = embed(model, train).latent_mean.astype(np.float64)
     weights = None
     if weighting == "control_distance":
@@ -107,6 +113,44 @@ def test_cluster_init_writes_kmeans_centres(model, frame, weighting) -> None:
     assert sum(sizes) == len(train)
     assert summary["largest_cluster_share"] == max(sizes) / len(train)
     assert summary["inertia"] == pytest.approx(reference.inertia_, rel=1e-6)
+
+
+def test_cluster_init_anchors_normal_hearing_and_centres_each_phenotype_group(model, frame) -> None:
+    train, _ = split_tensors(frame, SCALE)
+    settings = ClusterInitSettings(
+        n_init=4, max_iter=300, weighting="none", line_pooling=1.0, phenotype_clusters=[3, 8]
+    )
+    summary, groups = initialise_centres(model, train, settings, seed=0)
+    share = model.config.normal_control_share
+    is_control = train.line.numpy() < 0
+    pooled = torch.lerp(train.abr, train.line_abr, 1.0).double().numpy()
+    expected = phenotype_groups(pooled, is_control, 5, share, 4, 300)
+    np.testing.assert_array_equal(groups, expected)
+    latent = assignment_latents(model, train)
+    for group in range(5):
+        np.testing.assert_allclose(
+            model.clustering.centres[group].detach().numpy(),
+            latent[groups == group].mean(0),
+            rtol=1e-5,
+            atol=1e-6,
+        )
+    labels = embed(model, train).soft_assignment.argmax(1)
+    outside = (labels[is_control] != 0).mean()
+    assert outside == pytest.approx(share, abs=1 / is_control.sum())
+    assert summary["departing_mutants"] == (groups >= 0).sum()
+    assert summary["cluster_size_00"] == (labels == 0).sum() > 0.5 * len(train)
+
+
+def test_phenotype_groups_do_not_depend_on_the_training_seed(frame) -> None:
+    """Stability members differ only by what their seed draws in training: the phenotype
+    groups, read from the thresholds, are the data's."""
+    train, _ = split_tensors(frame, SCALE)
+    settings = ClusterInitSettings(
+        n_init=1, max_iter=300, weighting="none", line_pooling=1.0, phenotype_clusters=[3, 8]
+    )
+    _, first = initialise_centres(new_model(frame, seed=0), train, settings, seed=0)
+    _, second = initialise_centres(new_model(frame, seed=0), train, settings, seed=7)
+    np.testing.assert_array_equal(first, second)
 
 
 def test_split_gives_an_empty_cluster_half_of_the_largest() -> None:
@@ -136,3 +180,29 @@ def test_cluster_statistics_and_collapse_message() -> None:
     message = collapse_message([2, 1, 0], max_cluster_share=0.6)
     assert "1 of 3 clusters empty" in message and "67%" in message and "[2, 1, 0]" in message
     assert collapse_message([2, 2, 2], max_cluster_share=0.6) is None
+
+
+def test_cluster_init_chooses_the_phenotype_count_when_none_is_set(frame) -> None:
+    settings = MODEL.model_copy(update={"n_clusters": None})
+    model = new_model(frame, seed=0, model_settings=settings)
+    assert model.config.n_clusters is None and model.clustering.centres.shape[0] == 1
+    train, _ = split_tensors(frame, SCALE)
+    init = ClusterInitSettings(
+        n_init=2, max_iter=100, weighting="none", line_pooling=1.0, phenotype_clusters=[2, 5]
+    )
+    summary, groups = initialise_centres(model, train, init, seed=0)
+    count, scores = phenotype_count(
+        torch.lerp(train.abr, train.line_abr, 1.0).double().numpy(),
+        train.line.numpy() < 0,
+        range(2, 6),
+        settings.normal_control_share,
+        2,
+        100,
+    )
+    assert model.config.n_clusters == count + 1 == summary["phenotype_clusters"] + 1
+    assert model.clustering.centres.shape == (count, model.config.latent_dim)
+    assert summary[f"davies_bouldin_k{count:02d}"] == min(scores.values())
+    assert set(np.unique(groups)) == {-1, *range(count)}
+    rebuilt = model_from_checkpoint(checkpoint_from_model(model, "cluster_init", 0, summary))
+    assert rebuilt.config.n_clusters == count + 1
+    assert stages.chosen_cluster_count(frame, settings, init) == count + 1

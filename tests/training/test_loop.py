@@ -13,10 +13,11 @@ import pytest
 import torch
 
 from audiometric_clustering.model import MouseTensors
+from audiometric_clustering.training import stages as stages_module
 from audiometric_clustering.training.batching import split_tensors
 from audiometric_clustering.training.checkpoints import model_from_checkpoint
 from audiometric_clustering.training.loop import train_stage
-from audiometric_clustering.training.passes import embed
+from audiometric_clustering.training.passes import assignment_latents, embed
 from tests.training import stages
 from tests.training.stages import SCALE, initialise, joint, pretrain
 from tests.training.synthetic_frame import make_model_input
@@ -205,7 +206,8 @@ def test_joint_stage_measures_clusters_and_warns_on_collapse(frame, pretrained, 
     assert "collapsed" in caplog.text and "sizes [" in caplog.text
 
 
-def test_an_emptied_cluster_is_reseeded(frame, pretrained, caplog) -> None:
+def test_an_emptied_cluster_is_reseeded(frame, caplog) -> None:
+    pretrained = pretrain(frame, seed=3, epochs=2, model_settings=stages.PLAIN)
     initialised = initialise(frame, pretrained.best, seed=0)
     initialised["state_dict"]["clustering.centres"][2] = 1e3  # no mouse anywhere near
     with caplog.at_level(logging.WARNING):
@@ -226,8 +228,37 @@ def test_on_epoch_end_gets_every_metric(frame, pretrained) -> None:
         *split_tensors(frame, stages.SCALE),
         stages.joint_settings(0),
         on_epoch_end=lambda epoch, metrics: calls.append((epoch, metrics)),
+        phenotype_groups=initialised[stages_module.PHENOTYPE_GROUPS].numpy(),
     )
     assert [epoch for epoch, _ in calls] == [0, 1]
     assert {"val_loss", "lr", "loss_clustering", "cluster_size_05", "assignment_entropy"} <= set(
         calls[0][1]
     )
+
+
+def test_with_a_normal_cluster_the_centres_follow_their_groups(frame, pretrained) -> None:
+    """Frozen weights: after an epoch every phenotype centre is the mean latent position of
+    the mice cluster_init grouped into it, and the normal cluster holds all but the set share
+    of the training controls."""
+    initialised = initialise(frame, pretrained.best, seed=0)
+    groups = initialised[stages_module.PHENOTYPE_GROUPS].numpy()
+    frozen = {"learning_rate": 0.0, "min_learning_rate": 0.0, "warmup_epochs": 0}
+    result = joint(frame, initialised, seed=0, epochs=1, **frozen)
+    model = model_from_checkpoint(result.final)
+    train, _ = split_tensors(frame, SCALE)
+    latent = assignment_latents(model, train)
+    centres = model.clustering.centres.detach().numpy()
+    for group in range(len(centres)):
+        np.testing.assert_allclose(centres[group], latent[groups == group].mean(0), rtol=1e-4)
+    is_control = train.line.numpy() < 0
+    labels = embed(model, train).soft_assignment.argmax(1)
+    share = model.config.normal_control_share
+    assert (labels[is_control] != 0).mean() == pytest.approx(share, abs=1 / is_control.sum())
+    assert result.history["clusters_reseeded"] == [0.0]
+
+
+def test_a_normal_cluster_needs_the_phenotype_groups(frame, pretrained) -> None:
+    initialised = initialise(frame, pretrained.best, seed=0)
+    del initialised[stages_module.PHENOTYPE_GROUPS]
+    with pytest.raises(ValueError, match="phenotype group of each of its \\d+ training mice"):
+        joint(frame, initialised, seed=0, epochs=1)

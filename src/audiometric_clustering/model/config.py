@@ -27,7 +27,7 @@ class ModelSettings(YamlSettings):
 
     ENTRY: ClassVar[str] = "model"
 
-    n_clusters: Annotated[int, Ge(2)]
+    n_clusters: Annotated[int, Ge(2)] | None
     latent_dim: Width
     frequency_token_dim: Width
     attention_heads: Width
@@ -37,6 +37,9 @@ class ModelSettings(YamlSettings):
     hidden_dims: Annotated[list[Width], Len(1), Expect("a non-empty list of integers >= 1")]
     dropout: Annotated[float, Ge(0), Lt(1)]
     student_t_alpha: Annotated[float, Gt(0)]
+    normal_cluster: bool
+    normal_control_share: Annotated[float, Gt(0), Lt(0.5)]
+    assignment_line_pooling: Annotated[float, Ge(0), Le(1)]
     abr_range_db: Interval
     encoder_metadata: bool
     encoder_observed: bool
@@ -45,6 +48,16 @@ class ModelSettings(YamlSettings):
     ]
     line_shrinkage: Annotated[float, Ge(0), Le(1)]
     abr_scale: Literal["beyond_range", "referenced"]
+
+    @model_validator(mode="after")
+    def _count_chosen_only_with_a_normal_cluster(self) -> ModelSettings:
+        if self.n_clusters is None and not self.normal_cluster:
+            raise Refusal(
+                "an integer >= 2: cluster_init chooses the count only with normal_cluster: true",
+                "n_clusters",
+                None,
+            )
+        return self
 
     @model_validator(mode="after")
     def _heads_divide_tokens(self) -> ModelSettings:
@@ -67,7 +80,7 @@ class ModelConfig:
     """
 
     categorical_cardinalities: list[int]
-    n_clusters: int
+    n_clusters: int | None  # None: cluster_init chooses (with a normal cluster)
     latent_dim: int
     frequency_token_dim: int
     attention_heads: int
@@ -77,6 +90,9 @@ class ModelConfig:
     hidden_dims: list[int]
     dropout: float
     student_t_alpha: float
+    normal_cluster: bool
+    normal_control_share: float
+    assignment_line_pooling: float
     abr_range_db: list[float]
     encoder_metadata: bool
     encoder_observed: bool

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, fields, replace
 
 import numpy as np
 import pandas as pd
@@ -34,6 +34,7 @@ class MouseTensors:
     which never count as anyone's line-mate. ``line_abr`` is the mean measured threshold of
     the mouse's line (its own threshold for controls, and where its line measured none): the
     line's audiogram, which the model may blend into its input (``model.line_shrinkage``).
+    ``line_pca`` is likewise the line's mean PCA scores (a control's own).
     """
 
     abr: Tensor  # (N, 6) float32, dB on the model's scale (see ABR_SCALES)
@@ -43,6 +44,7 @@ class MouseTensors:
     pca: Tensor  # (N, 2) float32
     line: Tensor  # (N,) int64
     line_abr: Tensor  # (N, 6) float32, dB
+    line_pca: Tensor  # (N, 2) float32
 
     @classmethod
     def from_frame(cls, model_input: pd.DataFrame, abr_scale: str) -> MouseTensors:
@@ -59,6 +61,7 @@ class MouseTensors:
             return torch.from_numpy(np.array(model_input[list(names)].to_numpy(dtype), order="C"))
 
         abr = model_input[list(abr_columns)].to_numpy(np.float64)
+        pca = model_input[list(PCA_FEATURES)].to_numpy(np.float64)
         return cls(
             abr=columns(abr_columns, np.float32),
             observed=columns(ABR_OBSERVED, np.float32),
@@ -69,7 +72,13 @@ class MouseTensors:
             line_abr=torch.from_numpy(
                 line_means(abr, model_input[list(ABR_OBSERVED)].to_numpy() > 0.5, line)
             ),
+            line_pca=torch.from_numpy(line_means(pca, np.ones(pca.shape, dtype=bool), line)),
         )
+
+    def as_line(self) -> MouseTensors:
+        """The same mice read as their lines: each mutant's thresholds and PCA scores replaced
+        by its line's means (a control stays itself)."""
+        return replace(self, abr=self.line_abr, pca=self.line_pca)
 
     def __len__(self) -> int:
         return len(self.abr)
@@ -93,7 +102,7 @@ class MouseTensors:
 
 
 def line_means(abr: np.ndarray, observed: np.ndarray, line: np.ndarray) -> np.ndarray:
-    """Per mouse, the mean of its line's measured thresholds (float32, row-major).
+    """Per mouse, the mean of its line's measured values (float32, row-major).
 
     Controls (line -1) and frequencies that no mouse of the line measured keep the mouse's
     own value, so the result is always finite.

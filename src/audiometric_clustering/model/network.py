@@ -5,7 +5,8 @@ PCA scores (and, in the training guide's design, the metadata's embeddings) -> a
 branch (24); both (40) -> hidden layers -> mean and log-variance of the latent. The decoder
 takes the latent (and the nuisance covariates, when configured), mirrors the encoder back
 to 40 dims and splits into ABR, metadata and PCA heads. A Student's-t layer soft-assigns
-the latent means to the cluster centres.
+the latent means (blended, with ``assignment_line_pooling``, with the latent mean of the
+mouse's line) to the cluster centres (model/clustering_layer.py).
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import torch
 from torch import Tensor, nn
 
 from audiometric_clustering.model.attention import FrequencyAttention
+from audiometric_clustering.model.clustering_layer import ClusteringLayer
 from audiometric_clustering.model.config import ModelConfig
 from audiometric_clustering.model.inputs import MouseTensors
 
@@ -79,28 +81,6 @@ class MetadataEncoder(nn.Module):
         return self.project(torch.cat([self.categories(categorical), continuous, pca], dim=1))
 
 
-class ClusteringLayer(nn.Module):
-    """Cluster centres in latent space with Student's-t soft assignment (as in DEC).
-
-    The heavy-tailed kernel q_ij ~ (1 + |z_i - mu_j|^2 / alpha)^(-(alpha + 1) / 2) keeps
-    far-away points from dominating the centres, which a Gaussian kernel would not.
-    """
-
-    def __init__(self, n_clusters: int, latent_dim: int, alpha: float) -> None:
-        super().__init__()
-        self.alpha = alpha
-        self.centres = nn.Parameter(torch.randn(n_clusters, latent_dim))
-
-    def log_assignment(self, latent: Tensor) -> Tensor:
-        """log q: (B, K), each row a log-probability vector over the clusters."""
-        # |z - mu|^2 = |z|^2 + |mu|^2 - 2 z.mu as one matrix product: the broadcast (B, K, d)
-        # difference is several times slower on a CPU for d = 10
-        norms = latent.square().sum(1, keepdim=True) + self.centres.square().sum(1)
-        squared_distance = torch.addmm(norms, latent, self.centres.T, alpha=-2.0).clamp_min(0.0)
-        logits = torch.log1p(squared_distance / self.alpha).mul(-0.5 * (self.alpha + 1.0))
-        return torch.log_softmax(logits, dim=1)
-
-
 class ModelOutput(NamedTuple):
     """One forward pass. ``abr`` is in dB; ``pca`` is standardised (see ``standardise_pca``)."""
 
@@ -150,8 +130,10 @@ class ContrastiveVAEDEC(nn.Module):
             config.n_continuous + n_categorical * self.max_cardinality,
         )
         self.pca_head = nn.Linear(config.metadata_embedding_dim, config.n_pca)
+        # n_clusters None: cluster_init chooses the count and rebuilds the layer; until then
+        # it holds the normal cluster and one phenotype centre
         self.clustering = ClusteringLayer(
-            config.n_clusters, config.latent_dim, config.student_t_alpha
+            config.n_clusters or 2, config.latent_dim, config.student_t_alpha, config.normal_cluster
         )
         self.abr_low, abr_high = config.abr_range_db
         self.abr_span = abr_high - self.abr_low
@@ -208,6 +190,24 @@ class ContrastiveVAEDEC(nn.Module):
         # Clamped so exp() stays finite in fp16 and the KL cannot explode early in training.
         return mean, log_variance.clamp(-10.0, 10.0)
 
+    def assignment_latent(self, inputs: MouseTensors, mean: Tensor) -> Tensor:
+        """Where the clusters read a mouse: its latent mean moved ``assignment_line_pooling``
+        of the way to the latent mean of its line's mean audiogram (a control stays put).
+
+        A line's mice share the knockout, so their mean is the phenotype with a fraction of
+        each mouse's noise; the encoder's own ``line_shrinkage`` blends only the thresholds,
+        while this blends everything the latent holds. Costs one more encoder pass.
+        """
+        pooling = self.config.assignment_line_pooling
+        if not pooling:
+            return mean
+        line_mean, _ = self.encode(inputs.as_line())
+        return torch.lerp(mean, line_mean, pooling)
+
+    def log_assignment(self, inputs: MouseTensors, mean: Tensor) -> Tensor:
+        """log q (B, K) of these mice, whose latent means are ``mean``."""
+        return self.clustering.log_assignment(self.assignment_latent(inputs, mean))
+
     def decode(self, latent: Tensor, categorical: Tensor) -> tuple[Tensor, Tensor, Tensor, Tensor]:
         """ABR in dB (inside ``abr_range_db``), continuous, categorical logits, standardised
         PCA; ``categorical`` gives the decoder its covariates."""
@@ -238,7 +238,7 @@ class ContrastiveVAEDEC(nn.Module):
         abr_hat, continuous_hat, logits, pca_hat = self.decode(latent, inputs.categorical)
         # Clusters assign the latent mean: the deterministic position that the full-data
         # pass behind the DEC target also uses, so P and Q describe the same points.
-        log_assignment = self.clustering.log_assignment(mean) if assign else None
+        log_assignment = self.log_assignment(inputs, mean) if assign else None
         return ModelOutput(
             mean, log_variance, latent, abr_hat, continuous_hat, logits, pca_hat, log_assignment
         )

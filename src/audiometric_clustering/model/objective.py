@@ -100,6 +100,20 @@ def target_distribution(assignment: Tensor) -> Tensor:
     return weight / weight.sum(1, keepdim=True)
 
 
+def anchored_target_distribution(assignment: Tensor) -> Tensor:
+    """DEC's target for a layer with a normal cluster (column 0, model/clustering_layer.py).
+
+    P = q^2 / f would pull mice out of the normal cluster until every cluster had the same
+    size, while nearly every mouse hears normally. Here each mouse keeps the normal share q
+    gives it, and only its share among the phenotype clusters is sharpened as in DEC (with f
+    the soft sizes of the phenotype clusters).
+    """
+    phenotypes = assignment[:, 1:]
+    weight = phenotypes.square() / phenotypes.sum(0).clamp_min(1e-12)
+    weight = weight / weight.sum(1, keepdim=True).clamp_min(1e-30)
+    return torch.cat([assignment[:, :1], weight * phenotypes.sum(1, keepdim=True)], dim=1)
+
+
 def clustering(batch: Batch, objective: Objective) -> Tensor:
     """DEC's KL(P || Q) per mouse (``batchmean``): pulls soft assignments towards the target."""
     return F.kl_div(batch.output.log_assignment, batch.target, reduction="batchmean")

@@ -68,6 +68,7 @@ class StageTrainer:
         train: MouseTensors,
         validation: MouseTensors,
         stage: Stage,
+        phenotype_groups: np.ndarray | None = None,
     ) -> None:
         if len(train) == 0 or len(validation) == 0:
             raise ValueError(
@@ -101,6 +102,7 @@ class StageTrainer:
                 stage.clustering,
                 self._autocast,
                 stage.name,
+                phenotype_groups,
             )
         self._loss_terms = self.loss_terms
         if settings.compile:  # one graph for the forward pass and the loss, and its backward
@@ -232,12 +234,16 @@ def train_stage(
     stage: Stage,
     on_epoch_end: OnEpochEnd | None = None,
     resume_state: dict[str, Any] | None = None,
+    phenotype_groups: np.ndarray | None = None,
 ) -> StageResult:
     """Train ``model`` for one stage; returns best/final CPU checkpoints and the history.
 
     Early stopping watches the validation loss (patience from the stage's settings); the
     best checkpoint is the epoch with the lowest one. With ``stage.last_checkpoint_path`` a
     "last" checkpoint with optimiser, schedule and RNG state is written atomically every
-    epoch; pass it back as ``resume_state`` to continue an interrupted stage exactly.
+    epoch; pass it back as ``resume_state`` to continue an interrupted stage exactly. A
+    model with a normal cluster needs ``phenotype_groups`` in a stage with clustering terms
+    (see :class:`~audiometric_clustering.training.clustering.DecClusters`).
     """
-    return StageTrainer(model, train, validation, stage).run(on_epoch_end, resume_state)
+    trainer = StageTrainer(model, train, validation, stage, phenotype_groups)
+    return trainer.run(on_epoch_end, resume_state)

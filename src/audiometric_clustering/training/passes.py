@@ -49,7 +49,7 @@ def embed(model: ContrastiveVAEDEC, tensors: MouseTensors, batch_size: int = 819
             for start in range(0, len(tensors), batch_size):
                 batch = tensors.slice(start, start + batch_size).to(device)
                 mean, _ = model.encode(batch)
-                assignment = model.clustering.log_assignment(mean).exp()
+                assignment = model.log_assignment(batch, mean).exp()
                 abr = model.decode(mean, batch.categorical)[0]
                 parts.append((mean.float(), assignment.float(), abr.float()))
     finally:
@@ -68,6 +68,28 @@ def embed(model: ContrastiveVAEDEC, tensors: MouseTensors, batch_size: int = 819
     return Embedding(latent, assignment, abr)
 
 
+def assignment_latents(
+    model: ContrastiveVAEDEC, tensors: MouseTensors, batch_size: int = 8192
+) -> np.ndarray:
+    """Where the clusters read each mouse (``model.assignment_latent``), (N, latent), float64."""
+    device, was_training = _device_of(model), model.training
+    model.eval()
+    try:
+        with torch.inference_mode():
+            parts = [
+                model.assignment_latent(batch, model.encode(batch)[0]).double().cpu()
+                for batch in (
+                    tensors.slice(start, start + batch_size).to(device)
+                    for start in range(0, len(tensors), batch_size)
+                )
+            ]
+    finally:
+        model.train(was_training)
+    if not parts:
+        return np.zeros((0, model.config.latent_dim))
+    return torch.cat(parts).numpy()
+
+
 def soft_assignment(model: ContrastiveVAEDEC, tensors: MouseTensors, batch_size: int) -> Tensor:
     """q for every mouse (N, K) on the model's device: the full-data pass behind DEC's target.
 
@@ -78,7 +100,7 @@ def soft_assignment(model: ContrastiveVAEDEC, tensors: MouseTensors, batch_size:
     try:
         with torch.inference_mode():
             parts = [
-                model.clustering.log_assignment(model.encode(batch)[0]).float()
+                model.log_assignment(batch, model.encode(batch)[0]).float()
                 for batch in (
                     tensors.slice(start, start + batch_size)
                     for start in range(0, len(tensors), batch_size)

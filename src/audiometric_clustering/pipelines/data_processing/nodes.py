@@ -14,13 +14,16 @@ from audiometric_clustering.impc.validation import validate_export
 
 
 def validate_abr_export(
-    raw_abr_export: pd.DataFrame, params: Mapping[str, Any], n_clusters: int
+    raw_abr_export: pd.DataFrame, params: Mapping[str, Any], n_clusters: int | None
 ) -> tuple[pd.DataFrame, dict[str, Any]]:
-    """Fail before anything is written when the export is unusable; clean and count the rest."""
+    """Fail before anything is written when the export is unusable; clean and count the rest.
+
+    ``n_clusters`` null (cluster_init chooses the count): at least the two clusters every
+    model has."""
     settings = DataProcessingSettings.from_params(params)
     return validate_export(
         raw_abr_export,
-        n_clusters=int(n_clusters),
+        n_clusters=2 if n_clusters is None else int(n_clusters),
         min_line_size=settings.min_line_size,
         plausible_range_db=tuple(settings.plausible_range_db),
         max_out_of_range_share=settings.max_out_of_range_share,

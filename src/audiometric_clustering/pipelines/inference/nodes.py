@@ -90,7 +90,7 @@ def fit_misfit_reference(
     settings = InferenceSettings.from_params(params)
     latent, soft = _aligned_embeddings(model_input, latent_embeddings)
     training = model_input[SPLIT].eq(TRAIN).to_numpy()
-    centres = model_from_checkpoint(trained_model).clustering.centres.detach().numpy()
+    centres = model_from_checkpoint(trained_model).clustering.cluster_centres().detach().numpy()
     distance = nearest_centre_distance(latent[training], centres)
     rule = fit_misfit_rule(soft[training], distance, settings.misfit_quantile)
     logger.info("Misfit rule: a mouse %s.", rule.describe())
@@ -180,7 +180,7 @@ def embed_new_mice(
     model = model_from_checkpoint(trained_model)
     tensors = MouseTensors.from_frame(inference_model_input, model.config.abr_scale)
     embedding = embed(model, tensors, InferenceSettings.from_params(params).batch_size)
-    centres = model.clustering.centres.detach().numpy()
+    centres = model.clustering.cluster_centres().detach().numpy()
     return {
         SPECIMENS: inference_model_input[SPECIMEN_ID].astype(str).to_numpy(),
         LATENT: embedding.latent_mean,

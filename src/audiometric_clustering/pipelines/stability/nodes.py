@@ -33,6 +33,7 @@ from audiometric_clustering.stability.members import MemberParams, MemberResult,
 from audiometric_clustering.stability.report import build_report
 from audiometric_clustering.stability.settings import StabilitySettings
 from audiometric_clustering.stability.tracking import log_member_run
+from audiometric_clustering.training import stages
 from audiometric_clustering.training.cluster_init import ClusterInitSettings
 from audiometric_clustering.training.settings import TrainingSettings
 
@@ -64,7 +65,9 @@ def train_members(
         joint_training=TrainingSettings.from_params(params_joint_training, "joint_training"),
         scoring=ScoringSettings.from_evaluation(EvaluationSettings.from_params(params_evaluation)),
     )
-    members = settings.members(model.n_clusters)
+    members = settings.members(
+        stages.chosen_cluster_count(model_input, model, member_params.cluster_init)
+    )
     truth = align_truth(ground_truth, model_input)
     run_ids: dict[str, str | None] = {}
 
