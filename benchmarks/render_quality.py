@@ -43,7 +43,7 @@ def quality(record: dict) -> str:
         text += [f"- `{name}`: {_params(params)}" for name, params in variants.items()]
     model = next((row for row in rows if row["method"] == DEFAULT_MODEL), None)
     if model is not None:
-        text += ["", "Issue 15's targets for the default model (median / worst):", ""]
+        text += ["", "The clusters' targets for the default model (median / worst):", ""]
         text += [f"- {line}" for line in _quality_targets(model, record["table"])]
     if not variants:
         text += ["", *gene_call_tables(record)]
@@ -51,7 +51,8 @@ def quality(record: dict) -> str:
 
 
 def _quality_targets(model: dict, rows: list[dict]) -> list[str]:
-    """Issue 15's targets for the default model, each with its verdict and figures."""
+    """The clusters' targets for the default model (issue 15's, ARI raised to 0.65 by issue
+    32), each with its verdict and figures."""
 
     def scores(row: dict, title: str) -> list[float | None]:
         return [row[f"{title} (median)"], row[f"{title} (worst)"]]
@@ -64,8 +65,14 @@ def _quality_targets(model: dict, rows: list[dict]) -> list[str]:
     checks = [  # what, the model's figures, their bounds, whether lower is better
         ("NMI centre <= 0.05", scores(model, "NMI centre"), [0.05] * 2, True),
         ("null FPR any cluster <= 0.02", scores(model, "null FPR any cluster"), [0.02] * 2, True),
-        ("ARI affected >= 0.60", scores(model, "ARI affected"), [0.60] * 2, False),
-        ("planted-line recall >= 0.85", scores(model, "planted-line recall"), [0.85] * 2, False),
+        ("ARI affected >= 0.65", scores(model, "ARI affected"), [0.65] * 2, False),
+        (
+            "planted-line recall by cluster enrichment >= 0.85 (issue 15; the gene calls below "
+            "are issue 32's answer)",
+            scores(model, "planted-line recall"),
+            [0.85] * 2,
+            False,
+        ),
         (
             "controls in HL clusters at most 0.01 above the controls with sporadic loss",
             scores(model, "controls in HL clusters"),

@@ -120,6 +120,7 @@ def full_training(record: dict) -> str:
 
 TARGETS = {
     "wall_time_s": "wall time of the stability run, s (bound: 1.2 x seeds x T / workers)",
+    "median_pairwise_ari": "members' median pairwise ARI, all mice",
     "median_pairwise_ari_affected": "members' median pairwise ARI, affected mice",
     "stable_null_line_false_positive_rate": "lines enriched in >= 80% of members: null FPR",
     "worker_peak_rss_mib": "peak memory per worker, MiB",
@@ -148,7 +149,7 @@ SCORES = ("ari_affected", "line_recall", "line_false_positive_rate_any_cluster",
 
 
 def stability(record: dict) -> str:
-    """The issue-17 targets, the timing against full_training, every member, and the
+    """The targets (issues 17 and 32), the timing against full_training, every member, and the
     seed-set shares when the run made them."""
     data = "the default data" if record["data_seed"] is None else f"data seed {record['data_seed']}"
     targets = [

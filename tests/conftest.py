@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import shutil
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -38,28 +40,49 @@ def kedro_project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return tmp_path
 
 
-@pytest.fixture
-def run_pipeline(kedro_project: Path):
-    """Run a registered pipeline in a real KedroSession on the project copy.
-
-    Call as ``run_pipeline("data_processing", {"synthetic": {"n_mice": 2000}})``; runtime
-    params must be nested dicts (Kedro ignores dotted keys given from Python).
-    """
+def run_session(project: Path, pipeline: str, params: dict | None = None, hooks=()) -> dict:
+    """One ``kedro run`` of ``pipeline`` in a real KedroSession (hooks, MLflow and all) on
+    ``project``; ``hooks`` are registered beside the project's. Runtime params must be nested
+    dicts (Kedro ignores dotted keys given from Python)."""
     import mlflow
     from kedro.framework.session import KedroSession
     from kedro.framework.startup import bootstrap_project
 
-    def run(pipeline: str, params: dict | None = None) -> dict:
-        bootstrap_project(kedro_project)
-        with KedroSession.create(
-            project_path=kedro_project, runtime_params=params or {}
-        ) as session:
-            outputs = session.run(pipeline_names=[pipeline])
+    bootstrap_project(project)
+    try:
+        with KedroSession.create(project_path=project, runtime_params=params or {}) as session:
+            for hook in hooks:
+                session._hook_manager.register(hook)
+            return session.run(pipeline_names=[pipeline])
+    finally:
         # kedro-mlflow ends its run in the store, but MLflow's fluent API in this process
         # may still hold it as active; the next session would then log into it.
         while mlflow.active_run():
             mlflow.end_run()
-        return outputs
+
+
+@contextmanager
+def trained_project(root: Path, n_mice: int, training: dict) -> Iterator[Path]:
+    """A project copy in ``root`` with ``n_mice`` synthetic mice trained by ``full_training``
+    with the runtime params ``training``; inside the block the working directory and the
+    MLflow store are the copy's, and after it the caller's again."""
+    copy_project(root)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.chdir(root)
+        patch.setenv("KEDRO_DISABLE_TELEMETRY", "true")
+        patch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{root / 'mlflow.db'}")
+        run_session(root, "synthetic_data", {"synthetic": {"n_mice": n_mice}})
+        run_session(root, "full_training", training)
+        yield root
+
+
+@pytest.fixture
+def run_pipeline(kedro_project: Path):
+    """Run a registered pipeline in a real KedroSession on the project copy:
+    ``run_pipeline("data_processing", {"synthetic": {"n_mice": 2000}})``."""
+
+    def run(pipeline: str, params: dict | None = None) -> dict:
+        return run_session(kedro_project, pipeline, params)
 
     return run
 

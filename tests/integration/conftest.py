@@ -23,11 +23,10 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-import mlflow
 import pytest
 from mlflow.tracking import MlflowClient
 
-from tests.conftest import copy_project
+from tests.conftest import trained_project
 
 VENV_BIN = Path(sys.executable).parent
 N_MICE = 1500
@@ -60,20 +59,6 @@ class TinyRun:
         }
 
 
-def run_session(project: Path, pipeline: str, params: dict) -> None:
-    """One ``kedro run`` of ``pipeline`` in a real KedroSession (hooks, MLflow and all)."""
-    from kedro.framework.session import KedroSession
-    from kedro.framework.startup import bootstrap_project
-
-    bootstrap_project(project)
-    with KedroSession.create(project_path=project, runtime_params=params) as session:
-        session.run(pipeline_names=[pipeline])
-    # With `tracking.run.nested: True`, kedro-mlflow reopens the run once per node and closes
-    # it once, so it stays active in this process: the next session would log into it.
-    while mlflow.active_run() is not None:
-        mlflow.end_run()
-
-
 def full_training_run(tracking_uri: str) -> tuple[str, str]:
     """(experiment id, run id) of the one MLflow run that ``full_training`` logged."""
     client = MlflowClient(tracking_uri)
@@ -89,15 +74,10 @@ def full_training_run(tracking_uri: str) -> tuple[str, str]:
 @pytest.fixture(scope="session")
 def tiny_run(tmp_path_factory: pytest.TempPathFactory) -> TinyRun:
     """A tiny synthetic export trained end to end by ``full_training`` (about a minute)."""
-    project = copy_project(tmp_path_factory.mktemp("tiny_project"))
-    tracking_uri = f"sqlite:///{project / 'mlflow.db'}"
     # Working directory and environment only for the runs: later tests must not inherit them.
-    with pytest.MonkeyPatch.context() as patch:
-        patch.chdir(project)
-        patch.setenv("KEDRO_DISABLE_TELEMETRY", "true")
-        patch.setenv("MLFLOW_TRACKING_URI", tracking_uri)
-        run_session(project, "synthetic_data", {"synthetic": {"n_mice": N_MICE}})
-        run_session(project, "full_training", TINY_PARAMS)
+    with trained_project(tmp_path_factory.mktemp("tiny_project"), N_MICE, TINY_PARAMS) as project:
+        pass
+    tracking_uri = f"sqlite:///{project / 'mlflow.db'}"
     experiment_id, run_id = full_training_run(tracking_uri)
     return TinyRun(project, tracking_uri, experiment_id, run_id)
 

@@ -16,8 +16,6 @@ import mlflow
 import numpy as np
 import pandas as pd
 import pytest
-from kedro.framework.session import KedroSession
-from kedro.framework.startup import bootstrap_project
 
 from audiometric_clustering.impc.control_baselines import (
     BASELINE_SOURCE,
@@ -42,7 +40,7 @@ from audiometric_clustering.pipelines.inference.pipeline import (
     create_prediction_pipeline,
 )
 from audiometric_clustering.pipelines.inference.pipeline import PREDICTIONS as PREDICTIONS_DATASET
-from tests.conftest import copy_project
+from tests.conftest import run_session, trained_project
 
 FAST = {"batch_size": 256, "log_every_n_epochs": 1}
 TRAINING = {
@@ -63,16 +61,6 @@ NEW_CENTRE = "Mars Clinic"
 NEW_EQUIPMENT = "Prototype X"
 
 
-def _run(project: Path, pipeline: str, params: dict | None = None) -> None:
-    bootstrap_project(project)
-    with KedroSession.create(project_path=project, runtime_params=params or {}) as session:
-        session.run(pipeline_names=[pipeline])
-    # In-process sessions leave kedro-mlflow's finished run on MLflow's active-run stack,
-    # where the next session would pick it up instead of starting its own.
-    while mlflow.active_run():
-        mlflow.end_run()
-
-
 def _read_predictions(path: Path) -> pd.DataFrame:
     """Identity columns as text ("" stays ""), as written."""
     return pd.read_csv(path, dtype={SPECIMEN_ID: str}, keep_default_na=False, na_values=[""])
@@ -81,21 +69,14 @@ def _read_predictions(path: Path) -> pd.DataFrame:
 @pytest.fixture(scope="module")
 def project(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     """A project copy with synthetic data and a tiny trained model (and its MLflow model)."""
-    root = tmp_path_factory.mktemp("inference_project")
-    copy_project(root)
-    with pytest.MonkeyPatch.context() as patch:
-        patch.chdir(root)
-        patch.setenv("KEDRO_DISABLE_TELEMETRY", "true")
-        patch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{root / 'mlflow.db'}")
-        _run(root, "synthetic_data", {"synthetic": {"n_mice": 1500}})
-        _run(root, "full_training", TRAINING)
+    with trained_project(tmp_path_factory.mktemp("inference_project"), 1500, TRAINING) as root:
         yield root
 
 
 @pytest.fixture(scope="module")
 def training_predictions(project: Path) -> pd.DataFrame:
     """The inference pipeline's predictions for the training export itself."""
-    _run(project, "inference")
+    run_session(project, "inference")
     return _read_predictions(project / PREDICTIONS)
 
 
@@ -107,7 +88,7 @@ def _model_uri(project: Path) -> str:
         filter_string=f"name = '{INFERENCE_MODEL}'",
         output_format="list",
     )
-    command = mlflow.get_run(model.source_run_id).data.tags["kedro_command"]
+    command = mlflow.getrun_session(model.source_run_id).data.tags["kedro_command"]
     assert "full_training" in command  # logged by the training run itself
     return f"runs:/{model.source_run_id}/{INFERENCE_MODEL}"
 
@@ -212,7 +193,7 @@ def test_logged_model_holds_no_pickle_and_packages_this_runs_checkpoint(project:
     files = {p.relative_to(model_files).as_posix() for p in model_files.rglob("*") if p.is_file()}
     assert "mlflow_model.py" in files
     assert [name for name in files if name.endswith((".pkl", ".pickle"))] == []
-    run_folder = mlflow.get_run(uri.split("/")[1]).data.tags["run_folder"]
+    run_folder = mlflow.getrun_session(uri.split("/")[1]).data.tags["run_folder"]
     checkpoint = project / "data/runs" / run_folder / "06_models/joint/best_joint.pt"
     assert (model_files / "artifacts/best_joint.pt").read_bytes() == checkpoint.read_bytes()
 
@@ -265,7 +246,7 @@ def test_new_mice_with_unseen_categories_and_missing_controls(
     new, expected_source = _new_export(project)
     path = tmp_path / "new_mice.csv"
     new.to_csv(path, index=False)
-    _run(project, "inference", {"raw_abr_path": str(path)})
+    run_session(project, "inference", {"raw_abr_path": str(path)})
 
     predictions = _read_predictions(project / PREDICTIONS)
     assert predictions[SPECIMEN_ID].tolist() == new[SPECIMEN_ID].tolist()
@@ -313,7 +294,7 @@ def test_malformed_export_fails_naming_file_and_column(project: Path, tmp_path: 
         path, index=False
     )
     with pytest.raises(InvalidExportError) as error:
-        _run(project, "inference", {"raw_abr_path": str(path)})
+        run_session(project, "inference", {"raw_abr_path": str(path)})
     message = str(error.value)
     assert str(path) in message and repr(THRESHOLD_COLUMNS["18kHz"]) in message
     assert "found similar '18kHz-evoked ABR threshold'" in message
@@ -323,7 +304,7 @@ def test_malformed_export_fails_naming_file_and_column(project: Path, tmp_path: 
 def test_real_sample_is_assigned_despite_unseen_categories(
     project: Path, real_sample: Path
 ) -> None:
-    _run(project, "inference", {"raw_abr_path": str(real_sample)})
+    run_session(project, "inference", {"raw_abr_path": str(real_sample)})
     report = json.loads((project / REPORT).read_text())
     assert report["rows_read"] == 1000
     assert report["mice_predicted"] + report["rows_not_predicted"] == 1000
@@ -348,7 +329,7 @@ def test_a_centre_with_one_control_in_the_file_keeps_the_training_reference(
     new = pd.concat([rows[at_centre & ~control], rows[at_centre & control].head(1)])
     path = tmp_path / "one_control.csv"
     new.to_csv(path, index=False)
-    _run(project, "inference", {"raw_abr_path": str(path)})
+    run_session(project, "inference", {"raw_abr_path": str(path)})
 
     predictions = _read_predictions(project / PREDICTIONS)
     assert (predictions[BASELINE_SOURCE] == FROM_TRAINING_CENTRE).all()

@@ -22,10 +22,8 @@ import mlflow
 import pandas as pd
 import pytest
 from kedro.framework.hooks import hook_impl
-from kedro.framework.session import KedroSession
-from kedro.framework.startup import bootstrap_project
 
-from tests.conftest import copy_project
+from tests.conftest import run_session, trained_project
 
 pytestmark = pytest.mark.slow  # real Kedro sessions, one tiny training
 
@@ -47,18 +45,6 @@ time.sleep(600)
 """
 
 
-def _run(project: Path, pipeline: str, params: dict | None = None, hooks: tuple = ()) -> None:
-    bootstrap_project(project)
-    try:
-        with KedroSession.create(project_path=project, runtime_params=params or {}) as session:
-            for hook in hooks:  # stands in for another process writing the same files
-                session._hook_manager.register(hook)
-            session.run(pipeline_names=[pipeline])
-    finally:
-        while mlflow.active_run():
-            mlflow.end_run()
-
-
 def _mlflow_runs(project: Path) -> list[mlflow.entities.Run]:
     client = mlflow.MlflowClient(f"sqlite:///{project / 'mlflow.db'}")
     experiments = [e.experiment_id for e in client.search_experiments()]
@@ -76,14 +62,7 @@ def _latest(project: Path) -> Path:
 @pytest.fixture(scope="module")
 def project(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     """A project copy with 1,500 synthetic mice and one tiny full_training."""
-    root = tmp_path_factory.mktemp("guarantees")
-    copy_project(root)
-    with pytest.MonkeyPatch.context() as patch:
-        patch.chdir(root)
-        patch.setenv("KEDRO_DISABLE_TELEMETRY", "true")
-        patch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{root / 'mlflow.db'}")
-        _run(root, "synthetic_data", {"synthetic": {"n_mice": 1500}})
-        _run(root, "full_training", TINY)
+    with trained_project(tmp_path_factory.mktemp("guarantees"), 1500, TINY) as root:
         yield root
 
 
@@ -101,7 +80,7 @@ def test_run_must_name_a_folder_in_data_runs(project: Path, tmp_path: Path, rela
     name = os.path.relpath(outside, project / RUNS) if relative else str(outside)
     folders, runs = _folders(project), len(_mlflow_runs(project))
     with pytest.raises(ValueError, match=r"run = '.*dir': expected the name of a run folder"):
-        _run(project, "data_processing", {"run": name})
+        run_session(project, "data_processing", {"run": name})
     assert users_file.read_text() == "my notes\n" and not users_file.is_symlink()
     assert list(outside.iterdir()) == []
     assert _folders(project) == folders and len(_mlflow_runs(project)) == runs
@@ -116,7 +95,7 @@ def test_a_parameter_the_pipeline_does_not_read_is_refused(project: Path, pipeli
     model input and said nothing."""
     folders, runs = _folders(project), len(_mlflow_runs(project))
     with pytest.raises(ValueError) as refused:
-        _run(project, pipeline, {"raw_abr_path": "data/01_raw/new.csv"})
+        run_session(project, pipeline, {"raw_abr_path": "data/01_raw/new.csv"})
     message = str(refused.value)
     assert f"raw_abr_path = 'data/01_raw/new.csv' is not read by the {pipeline} pipeline" in message
     assert "data_processing" in message and "--params run=<that run's folder>" in message
@@ -125,9 +104,9 @@ def test_a_parameter_the_pipeline_does_not_read_is_refused(project: Path, pipeli
 
 def test_a_misspelt_parameter_and_run_for_synthetic_data_are_refused(project: Path):
     with pytest.raises(ValueError, match="evaluaton.fdr = 0.1 is not read .* misspelt"):
-        _run(project, "evaluation", {"evaluaton": {"fdr": 0.1}})
+        run_session(project, "evaluation", {"evaluaton": {"fdr": 0.1}})
     with pytest.raises(ValueError, match="run = 'x' is not read by the synthetic_data"):
-        _run(project, "synthetic_data", {"run": "x"})
+        run_session(project, "synthetic_data", {"run": "x"})
 
 
 # --- 3. one run per folder, and each run's own results ---------------------------------------
@@ -144,7 +123,7 @@ def test_a_locked_folder_refuses_a_second_run_until_its_holder_ends(project: Pat
         assert holder.stdout.readline().strip() == "held"
         runs = len(_mlflow_runs(project))
         with pytest.raises(RuntimeError) as refused:
-            _run(project, "evaluation")
+            run_session(project, "evaluation")
         message = str(refused.value)
         assert f"run folder {folder} is in use by run 2026-01-01T00.00.00.000Z" in message
         assert f"pid {holder.pid}" in message and "(pipeline evaluation" in message
@@ -154,7 +133,7 @@ def test_a_locked_folder_refuses_a_second_run_until_its_holder_ends(project: Pat
         holder.wait(timeout=30)
     leftover = folder / "08_reporting/.cluster_summary.csv.0badf00d.partial"
     leftover.write_text("half a file")
-    _run(project, "evaluation")
+    run_session(project, "evaluation")
     assert not leftover.exists()
 
 
@@ -176,7 +155,7 @@ class OtherRunRewrites:
 def test_metrics_and_report_come_from_the_runs_own_results(project: Path):
     folder = _latest(project)
     comparison = folder / "08_reporting/method_comparison.csv"
-    _run(
+    run_session(
         project, "evaluation", {"evaluation": {"fdr": 0.5}}, (OtherRunRewrites(comparison, 987654),)
     )
     run = _mlflow_runs(project)[-1]
@@ -206,7 +185,7 @@ def test_a_resume_with_other_data_is_refused_before_anything_is_written(project:
     export = pd.read_csv(project / "data/01_raw/impc_abr_synthetic.csv")
     custom = project / "data/01_raw/custom.csv"
     export.iloc[: len(export) * 2 // 3].to_csv(custom, index=False)
-    _run(project, "data_processing", {"raw_abr_path": str(custom)})
+    run_session(project, "data_processing", {"raw_abr_path": str(custom)})
     folder = _latest(project)
     before, runs = _digests(folder), len(_mlflow_runs(project))
     resume = {
@@ -215,12 +194,12 @@ def test_a_resume_with_other_data_is_refused_before_anything_is_written(project:
         "joint_training": {"resume": True},
     }
     with pytest.raises(ValueError) as refused:
-        _run(project, "full_training", resume | TINY)
+        run_session(project, "full_training", resume | TINY)
     message = str(refused.value)
     assert f"raw_abr_export = {custom}" in message and "impc_abr_synthetic.csv" in message
     assert "Nothing was written" in message and "raw_abr_path" in message
     assert _digests(folder) == before and len(_mlflow_runs(project)) == runs
-    _run(project, "full_training", resume | TINY | {"raw_abr_path": str(custom)})  # resumes
+    run_session(project, "full_training", resume | TINY | {"raw_abr_path": str(custom)})  # resumes
 
 
 def test_evaluation_and_inference_refuse_data_the_model_was_not_trained_on(project: Path):
@@ -238,13 +217,13 @@ def test_evaluation_and_inference_refuse_data_the_model_was_not_trained_on(proje
             path.write_text(json.dumps(state))
         for pipeline in ("evaluation", "inference"):
             with pytest.raises(ValueError) as refused:
-                _run(project, pipeline, {"run": copy.name})
+                run_session(project, pipeline, {"run": copy.name})
             message = str(refused.value)
             assert "trained_model was not trained on the folder's data" in message
             assert f"{changed} ({path})" in message
     untouched = project / RUNS / "untouched"
     shutil.copytree(trained, untouched)
-    _run(project, "inference", {"run": untouched.name})  # the same files: accepted
+    run_session(project, "inference", {"run": untouched.name})  # the same files: accepted
 
 
 # --- 8. a run that fails validation leaves no folder ----------------------------------------
@@ -256,5 +235,5 @@ def test_a_run_that_fails_validation_leaves_no_folder(project: Path):
     export[export["biological_sample_group"] == "control"].to_csv(controls_only, index=False)
     folders = _folders(project)
     with pytest.raises(Exception, match="no knockout line"):
-        _run(project, "data_processing", {"raw_abr_path": str(controls_only)})
+        run_session(project, "data_processing", {"raw_abr_path": str(controls_only)})
     assert _folders(project) == folders  # nothing for later errors to list under "runs there"
