@@ -57,7 +57,7 @@ bench-genes: install
 	$(BIN)/python benchmarks/gene_calls.py --docs
 
 # The default beside each named variant of it (benchmarks/variants.py) over data seeds 1-3:
-# 3 runs per variant, two at a time (1 to 1.5 hours for all ten on 2 cores). Pick some with
+# 3 runs per variant, two at a time (33 minutes for all thirteen on 2 cores). Pick some with
 # `make bench-variants VARIANTS="kl_warmup free_centres"`.
 VARIANTS ?= all
 bench-variants: install

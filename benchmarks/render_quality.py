@@ -67,8 +67,8 @@ def _quality_targets(model: dict, rows: list[dict]) -> list[str]:
         ("null FPR any cluster <= 0.02", scores(model, "null FPR any cluster"), [0.02] * 2, True),
         ("ARI affected >= 0.65", scores(model, "ARI affected"), [0.65] * 2, False),
         (
-            "planted-line recall by cluster enrichment >= 0.85 (issue 15; the gene calls below "
-            "are issue 32's answer)",
+            "planted-line recall by cluster enrichment >= 0.85 (issue 15; issue 32 answers it "
+            "with the gene calls)",
             scores(model, "planted-line recall"),
             [0.85] * 2,
             False,

@@ -88,7 +88,7 @@ def _model_uri(project: Path) -> str:
         filter_string=f"name = '{INFERENCE_MODEL}'",
         output_format="list",
     )
-    command = mlflow.getrun_session(model.source_run_id).data.tags["kedro_command"]
+    command = mlflow.get_run(model.source_run_id).data.tags["kedro_command"]
     assert "full_training" in command  # logged by the training run itself
     return f"runs:/{model.source_run_id}/{INFERENCE_MODEL}"
 
@@ -193,7 +193,7 @@ def test_logged_model_holds_no_pickle_and_packages_this_runs_checkpoint(project:
     files = {p.relative_to(model_files).as_posix() for p in model_files.rglob("*") if p.is_file()}
     assert "mlflow_model.py" in files
     assert [name for name in files if name.endswith((".pkl", ".pickle"))] == []
-    run_folder = mlflow.getrun_session(uri.split("/")[1]).data.tags["run_folder"]
+    run_folder = mlflow.get_run(uri.split("/")[1]).data.tags["run_folder"]
     checkpoint = project / "data/runs" / run_folder / "06_models/joint/best_joint.pt"
     assert (model_files / "artifacts/best_joint.pt").read_bytes() == checkpoint.read_bytes()
 
