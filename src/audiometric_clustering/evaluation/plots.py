@@ -43,6 +43,18 @@ def figure_of(width: float, height: float) -> Figure:
     return figure
 
 
+def audiogram_panels(n_panels: int, panel_height: float) -> tuple[Figure, np.ndarray]:
+    """A figure with one audiogram panel per item, up to four to a row, sharing both axes,
+    and its panels in reading order (the unused ones hidden)."""
+    n_columns = min(4, max(n_panels, 1))
+    n_rows = max(1, -(-n_panels // n_columns))
+    figure = figure_of(3.2 * n_columns, panel_height * n_rows)
+    grid = figure.subplots(n_rows, n_columns, squeeze=False, sharex=True, sharey=True)
+    for axes in grid.ravel()[n_panels:]:
+        axes.set_visible(False)
+    return figure, grid.ravel()
+
+
 def training_curves(histories: dict[str, dict[str, list[float]]]) -> Figure:
     """Per training stage: the loss series in one panel, any other per-epoch series below.
 
@@ -127,13 +139,10 @@ def cluster_audiograms(summary: pd.DataFrame, labels: pd.DataFrame) -> Figure:
     ``summary`` is ``characterisation.threshold_summary``, ``labels`` its ``cluster_labels``.
     """
     clusters = labels.loc[labels["n_mice"] > 0, CLUSTER].tolist()
-    n_columns = min(4, max(len(clusters), 1))
-    n_rows = max(1, -(-len(clusters) // n_columns))
-    figure = figure_of(3.2 * n_columns, 2.6 * n_rows)
-    grid = figure.subplots(n_rows, n_columns, squeeze=False, sharex=True, sharey=True)
+    figure, panels = audiogram_panels(len(clusters), 2.6)
     positions = np.arange(len(FREQUENCIES))
     indexed = summary.set_index([CLUSTER, "scale", "frequency"]).sort_index()
-    for axes, cluster in zip(grid.ravel(), clusters, strict=False):
+    for axes, cluster in zip(panels, clusters, strict=False):
         raw = indexed.loc[(cluster, RAW)].reindex(list(FREQUENCIES))
         elevation = indexed.loc[(cluster, ABOVE_CONTROLS)].reindex(list(FREQUENCIES))
         axes.fill_between(positions, raw["q1"], raw["q3"], alpha=0.3, label="raw IQR")
@@ -146,10 +155,8 @@ def cluster_audiograms(summary: pd.DataFrame, labels: pd.DataFrame) -> Figure:
         row = labels.set_index(CLUSTER).loc[cluster]
         axes.set_title(f"C{cluster}: {plot_text(row['label'])} (n={row['n_mice']})", fontsize=8)
         axes.set_xticks(positions, list(FREQUENCIES), fontsize=7)
-    for axes in grid.ravel()[len(clusters) :]:
-        axes.set_visible(False)
-    grid[0, 0].set_ylabel("dB")
-    grid[0, 0].legend(fontsize=6)
+    panels[0].set_ylabel("dB")
+    panels[0].legend(fontsize=6)
     return figure
 
 

@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
-from audiometric_clustering.evaluation.plots import figure_of, plot_text
+from audiometric_clustering.evaluation.plots import audiogram_panels, figure_of, plot_text
 from audiometric_clustering.genes.calls import CALLED, N_MUTANTS, Q_VALUE
 from audiometric_clustering.genes.phenotypes import PHENOTYPE_LABEL
 from audiometric_clustering.impc.schema import CENTRE, FREQUENCIES, GENE, ZYGOSITY
@@ -25,12 +25,9 @@ def gene_call_audiograms(calls: pd.DataFrame, n_lines: int) -> Figure:
         figure = figure_of(5.0, 2.0)
         figure.text(0.5, 0.5, "no line called", ha="center", va="center")
         return figure
-    n_columns = min(4, len(top))
-    n_rows = -(-len(top) // n_columns)
-    figure = figure_of(3.2 * n_columns, 2.7 * n_rows)
-    grid = figure.subplots(n_rows, n_columns, squeeze=False, sharex=True, sharey=True)
+    figure, panels = audiogram_panels(len(top), 2.7)
     positions = np.arange(len(FREQUENCIES))
-    for axes, (_, line) in zip(grid.ravel(), top.iterrows(), strict=False):
+    for axes, (_, line) in zip(panels, top.iterrows(), strict=False):
         effect = line[[f"effect_{f}_db" for f in FREQUENCIES]].to_numpy(dtype=float)
         low = line[[f"effect_{f}_ci_low_db" for f in FREQUENCIES]].to_numpy(dtype=float)
         high = line[[f"effect_{f}_ci_high_db" for f in FREQUENCIES]].to_numpy(dtype=float)
@@ -54,8 +51,6 @@ def gene_call_audiograms(calls: pd.DataFrame, n_lines: int) -> Figure:
             fontsize=7,
         )
         axes.set_xticks(positions, list(FREQUENCIES), fontsize=6)
-    for axes in grid.ravel()[len(top) :]:
-        axes.set_visible(False)
-    grid[0, 0].set_ylabel("dB above matched controls")
-    grid[0, 0].legend(fontsize=6)
+    panels[0].set_ylabel("dB above matched controls")
+    panels[0].legend(fontsize=6)
     return figure
